@@ -1,0 +1,82 @@
+#include "moe/device_weights.h"
+
+#include <string>
+
+#include "gpu/commands.h"
+#include "gpu/error.h"
+
+namespace moevk::moe {
+namespace {
+
+void require_size(size_t actual, size_t expected, const std::string& what) {
+    if (actual != expected)
+        throw Error(ErrorCode::InvalidArgument, "MoE weights: " + what + " has " + std::to_string(actual) +
+                                                    " bytes, expected " + std::to_string(expected));
+}
+
+void check_expert(const ExpertMatrices& m, const MoeConfig& c, uint32_t d_ff, const std::string& name) {
+    size_t in_bytes = size_t(d_ff) * quant::row_bytes(c.format, c.d_model);
+    size_t down_bytes = size_t(c.d_model) * quant::row_bytes(c.format, d_ff);
+    require_size(m.gate.size(), in_bytes, name + " gate");
+    require_size(m.up.size(), in_bytes, name + " up");
+    require_size(m.down.size(), down_bytes, name + " down");
+}
+
+gpu::Buffer upload_new(gpu::Context& ctx, const void* data, size_t bytes, const std::string& what) {
+    gpu::Buffer b = ctx.allocate(bytes, gpu::MemoryKind::Device, what);
+    gpu::upload(ctx, b, data, bytes);
+    return b;
+}
+
+}  // namespace
+
+DeviceMoeWeights::DeviceMoeWeights(gpu::Context& ctx, const MoeWeights& w) : config_(w.config) {
+    const MoeConfig& c = config_;
+    validate(c);
+    require_size(w.router.size() * 4, size_t(c.n_experts) * c.d_model * 4, "router");
+    if (c.selection_bias) require_size(w.selection_bias.size() * 4, size_t(c.n_experts) * 4, "selection bias");
+    if (w.experts.size() != c.n_experts)
+        throw Error(ErrorCode::InvalidArgument, "MoE weights: " + std::to_string(w.experts.size()) +
+                                                    " experts given, config says " + std::to_string(c.n_experts));
+    for (uint32_t e = 0; e < c.n_experts; ++e) check_expert(w.experts[e], c, c.d_ff, "expert " + std::to_string(e));
+    if (c.d_ff_shared) {
+        check_expert(w.shared, c, c.d_ff_shared, "shared expert");
+        if (c.shared_gated) require_size(w.shared_gate.size() * 4, size_t(c.d_model) * 4, "shared expert gate");
+    }
+
+    router_ = upload_new(ctx, w.router.data(), w.router.size() * 4, "router weights");
+    if (c.selection_bias) bias_ = upload_new(ctx, w.selection_bias.data(), c.n_experts * 4, "selection bias");
+
+    auto upload_expert = [&](const ExpertMatrices& m, const std::string& name) {
+        std::vector<VkDeviceAddress> addresses;
+        for (const auto* bytes : {&m.gate, &m.up, &m.down}) {
+            matrices_.push_back(upload_new(ctx, bytes->data(), bytes->size(), name));
+            addresses.push_back(matrices_.back().address());
+        }
+        return addresses;
+    };
+    std::vector<VkDeviceAddress> table;
+    for (uint32_t e = 0; e < c.n_experts; ++e) {
+        auto a = upload_expert(w.experts[e], "expert " + std::to_string(e));
+        table.insert(table.end(), a.begin(), a.end());
+    }
+    table_ = upload_new(ctx, table.data(), table.size() * sizeof(VkDeviceAddress), "expert table");
+    if (c.d_ff_shared) {
+        auto a = upload_expert(w.shared, "shared expert");
+        shared_table_ = upload_new(ctx, a.data(), a.size() * sizeof(VkDeviceAddress), "shared expert table");
+        if (c.shared_gated) shared_gate_ = upload_new(ctx, w.shared_gate.data(), c.d_model * 4, "shared expert gate");
+    }
+}
+
+uint64_t DeviceMoeWeights::expert_bytes() const {
+    return uint64_t(config_.d_ff) * quant::row_bytes(config_.format, config_.d_model) * 2 +
+           uint64_t(config_.d_model) * quant::row_bytes(config_.format, config_.d_ff);
+}
+
+uint64_t DeviceMoeWeights::shared_expert_bytes() const {
+    if (!config_.d_ff_shared) return 0;
+    return uint64_t(config_.d_ff_shared) * quant::row_bytes(config_.format, config_.d_model) * 2 +
+           uint64_t(config_.d_model) * quant::row_bytes(config_.format, config_.d_ff_shared);
+}
+
+}  // namespace moevk::moe

@@ -1,0 +1,40 @@
+// A layer's weights in device memory. Each expert matrix is its own buffer; the kernels find
+// them through the expert table (entry e*3 + {gate, up, down} holds a device address), which
+// is where paging will point an expert at the slot it was uploaded to.
+#pragma once
+
+#include <vector>
+
+#include "gpu/context.h"
+#include "gpu/memory.h"
+#include "moe/weights.h"
+
+namespace moevk::moe {
+
+class DeviceMoeWeights {
+public:
+    // Checks every array against the config (naming the expert and matrix that does not fit),
+    // then uploads.
+    DeviceMoeWeights(gpu::Context& ctx, const MoeWeights& weights);
+
+    const MoeConfig& config() const { return config_; }
+    VkDeviceAddress router() const { return router_.address(); }
+    VkDeviceAddress selection_bias() const { return bias_ ? bias_.address() : 0; }
+    VkDeviceAddress expert_table() const { return table_.address(); }
+    VkDeviceAddress shared_table() const { return shared_table_ ? shared_table_.address() : 0; }
+    VkDeviceAddress shared_gate() const { return shared_gate_ ? shared_gate_.address() : 0; }
+    // Bytes of one routed expert's three matrices in its format.
+    uint64_t expert_bytes() const;
+    uint64_t shared_expert_bytes() const;
+
+private:
+    MoeConfig config_;
+    gpu::Buffer router_;
+    gpu::Buffer bias_;
+    gpu::Buffer shared_gate_;
+    std::vector<gpu::Buffer> matrices_;  // routed experts' gate, up, down, then the shared expert's
+    gpu::Buffer table_;
+    gpu::Buffer shared_table_;
+};
+
+}  // namespace moevk::moe

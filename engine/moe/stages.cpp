@@ -1,0 +1,123 @@
+#include "moe/stages.h"
+
+#include <string>
+
+#include "gpu/pipeline.h"
+
+namespace moevk::moe {
+namespace {
+
+// Push-constant blocks, mirroring the GLSL `scalar` layouts field for field.
+struct RouterPush {
+    Address x, weight, logits;
+    uint32_t d, n_experts;
+};
+struct TopkPush {
+    Address logits, bias, ids, weights;
+    uint32_t n_experts, k, gating, has_bias, renormalize;
+    float scale;
+};
+struct HistogramPush {
+    Address ids, counts;
+    uint32_t n_pairs;
+};
+struct ScanPush {
+    Address counts, kept, offsets, tiles, meta;
+    uint32_t n_experts, capacity, tile_rows, gate_up_groups_x, down_groups_x;
+};
+struct ScatterPush {
+    Address ids, kept, offsets, row_pair, pair_row;
+    uint32_t n_pairs;
+};
+struct GemmPush {
+    Address x, dst, row_src, tiles, table;
+    uint32_t d_in, d_out, pairs_per_token, row_limit;
+};
+struct MatvecPush {
+    Address x, dst, ids, table;
+    uint32_t d_in, d_out, pairs_per_token, has_ids;
+};
+struct CombinePush {
+    Address y, pair_row, weights, dst, x, shared_gate, shared_y;
+    uint32_t d, k, flags;
+};
+static_assert(sizeof(CombinePush) <= gpu::kPushConstantBytes);
+static_assert(sizeof(TopkPush) == 4 * 8 + 6 * 4);
+static_assert(sizeof(GemmPush) == 5 * 8 + 4 * 4);
+
+std::string variant(const char* op, quant::WeightFormat format) {
+    return std::string(op) + "_" + quant::format_name(format);
+}
+
+GemmPush gemm_push(const ExpertGemm& g) {
+    return {g.x, g.dst, g.row_src, g.tiles, g.table, g.d_in, g.d_out, g.pairs_per_token, g.row_limit};
+}
+
+gpu::ComputePipeline& gemm_pipeline(gpu::Context& ctx, const ExpertGemm& g) {
+    return ctx.pipeline(variant(g.gate_up ? "expert_gemm_gate_up" : "expert_gemm_down", g.format),
+                        {MOE_GEMM_THREADS});
+}
+
+}  // namespace
+
+void record_router(gpu::CommandBuffer& cb, gpu::Context& ctx, Address x, Address weight, Address logits,
+                   uint32_t tokens, uint32_t d, uint32_t n_experts) {
+    RouterPush push{x, weight, logits, d, n_experts};
+    cb.dispatch_groups(ctx.pipeline("router", {MOE_ROUTER_THREADS}), &push, sizeof(push), n_experts, tokens);
+}
+
+void record_topk(gpu::CommandBuffer& cb, gpu::Context& ctx, Address logits, Address bias, Address ids,
+                 Address weights, uint32_t tokens, const MoeConfig& c) {
+    TopkPush push{logits,
+                  bias,
+                  ids,
+                  weights,
+                  c.n_experts,
+                  c.top_k,
+                  c.gating == Gating::Softmax ? 0u : 1u,
+                  (c.selection_bias && bias != 0) ? 1u : 0u,
+                  c.renormalize ? 1u : 0u,
+                  c.weight_scale};
+    cb.dispatch_groups(ctx.pipeline("topk", {MOE_MAX_EXPERTS}), &push, sizeof(push), tokens);
+}
+
+void record_permute(gpu::CommandBuffer& cb, gpu::Context& ctx, const PermuteBuffers& b, uint32_t n_pairs,
+                    uint32_t n_experts, uint32_t capacity, uint32_t gate_up_groups_x, uint32_t down_groups_x) {
+    HistogramPush hist{b.ids, b.counts, n_pairs};
+    cb.dispatch_groups(ctx.pipeline("permute_histogram", {MOE_PERMUTE_THREADS}), &hist, sizeof(hist), n_experts);
+    cb.barrier();
+    ScanPush scan{b.counts,  b.kept,   b.offsets,          b.tiles,         b.meta,
+                  n_experts, capacity, MOE_GEMM_TILE_ROWS, gate_up_groups_x, down_groups_x};
+    cb.dispatch_groups(ctx.pipeline("permute_scan", {MOE_MAX_EXPERTS}), &scan, sizeof(scan), 1);
+    cb.barrier();
+    ScatterPush scatter{b.ids, b.kept, b.offsets, b.row_pair, b.pair_row, n_pairs};
+    cb.dispatch_groups(ctx.pipeline("permute_scatter", {MOE_PERMUTE_THREADS}), &scatter, sizeof(scatter),
+                       n_experts);
+}
+
+void record_expert_gemm_indirect(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertGemm& g,
+                                 const gpu::Buffer& args, VkDeviceSize args_offset) {
+    GemmPush push = gemm_push(g);
+    cb.dispatch_indirect(gemm_pipeline(ctx, g), &push, sizeof(push), args, args_offset);
+}
+
+void record_expert_gemm(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertGemm& g, uint32_t n_tiles) {
+    GemmPush push = gemm_push(g);
+    cb.dispatch_groups(gemm_pipeline(ctx, g), &push, sizeof(push), gemm_col_groups(g.d_out), n_tiles);
+}
+
+void record_expert_matvec(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertMatvec& m) {
+    MatvecPush push{m.x, m.dst, m.ids, m.table, m.d_in, m.d_out, m.pairs_per_token, m.ids != 0 ? 1u : 0u};
+    auto& pipeline = ctx.pipeline(variant(m.gate_up ? "expert_matvec_gate_up" : "expert_matvec_down", m.format),
+                                  {MOE_MATVEC_THREADS});
+    cb.dispatch_groups(pipeline, &push, sizeof(push), m.d_out, m.n_pairs);
+}
+
+void record_combine(gpu::CommandBuffer& cb, gpu::Context& ctx, const Combine& c) {
+    uint32_t flags = (c.pair_row ? MOE_COMBINE_PAIR_ROW : 0u) | (c.shared_y ? MOE_COMBINE_SHARED : 0u) |
+                     (c.shared_y && c.shared_gate ? MOE_COMBINE_SHARED_GATED : 0u);
+    CombinePush push{c.y, c.pair_row, c.weights, c.dst, c.x, c.shared_gate, c.shared_y, c.d, c.top_k, flags};
+    cb.dispatch_groups(ctx.pipeline("combine", {MOE_COMBINE_THREADS}), &push, sizeof(push), c.tokens);
+}
+
+}  // namespace moevk::moe

@@ -1,0 +1,93 @@
+// Recorders for the MoE stages, one function per kernel. Buffers are passed as device
+// addresses; every function checks nothing about the data and records no barrier except
+// inside record_permute (whose three steps depend on each other). The caller places the
+// barriers between stages.
+#pragma once
+
+#include <cstdint>
+
+#include "gpu/commands.h"
+#include "gpu/context.h"
+#include "moe/config.h"
+#include "moe_config.h"
+
+namespace moevk::moe {
+
+using Address = VkDeviceAddress;
+
+// logits[T][E] = x[T][d] . weight[E][d]^T
+void record_router(gpu::CommandBuffer& cb, gpu::Context& ctx, Address x, Address weight, Address logits,
+                   uint32_t tokens, uint32_t d, uint32_t n_experts);
+
+// ids[T][K], weights[T][K] from logits[T][E]; bias may be 0 when the config has none.
+void record_topk(gpu::CommandBuffer& cb, gpu::Context& ctx, Address logits, Address bias, Address ids,
+                 Address weights, uint32_t tokens, const MoeConfig& config);
+
+struct PermuteBuffers {
+    Address ids;       // in: [pairs]
+    Address counts;    // [E]
+    Address kept;      // [E]
+    Address offsets;   // [E]
+    Address tiles;     // [max_gemm_tiles][3]
+    Address meta;      // [MOE_META_WORDS]
+    Address row_pair;  // [pairs]
+    Address pair_row;  // [pairs]
+};
+void record_permute(gpu::CommandBuffer& cb, gpu::Context& ctx, const PermuteBuffers& b, uint32_t n_pairs,
+                    uint32_t n_experts, uint32_t capacity, uint32_t gate_up_groups_x, uint32_t down_groups_x);
+
+inline uint32_t gemm_col_groups(uint32_t d_out) {
+    return (d_out + MOE_GEMM_TILE_COLS - 1) / MOE_GEMM_TILE_COLS;
+}
+// Row tiles the permutation of n_pairs pairs over E experts can need at most.
+inline uint32_t max_gemm_tiles(uint32_t n_pairs, uint32_t n_experts) {
+    return (n_pairs + MOE_GEMM_TILE_ROWS - 1) / MOE_GEMM_TILE_ROWS + n_experts;
+}
+
+struct ExpertGemm {
+    quant::WeightFormat format;
+    bool gate_up;          // gate/up pass (x -> h) or down pass (h -> y)
+    Address x;             // gate_up: activations [T][d_in]; down: h [rows][d_in]
+    Address dst;           // [rows][d_out]
+    Address row_src;       // gate_up: pair of each row
+    Address tiles;         // [n_tiles][3]
+    Address table;         // expert weight table
+    uint32_t d_in;
+    uint32_t d_out;
+    uint32_t pairs_per_token;
+    uint32_t row_limit = 0xFFFFFFFFu;
+};
+// Tile count from the GPU: `args` holds the indirect dispatch written by permute_scan.
+void record_expert_gemm_indirect(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertGemm& g,
+                                 const gpu::Buffer& args, VkDeviceSize args_offset);
+void record_expert_gemm(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertGemm& g, uint32_t n_tiles);
+
+struct ExpertMatvec {
+    quant::WeightFormat format;
+    bool gate_up;
+    Address x;        // gate_up: activations [T][d_in]; down: h [pairs][d_in]
+    Address dst;      // [pairs][d_out]
+    Address ids;      // [pairs]; 0: every pair uses table entry 0
+    Address table;
+    uint32_t d_in;
+    uint32_t d_out;
+    uint32_t n_pairs;
+    uint32_t pairs_per_token;
+};
+void record_expert_matvec(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertMatvec& m);
+
+struct Combine {
+    Address y;            // [rows][d]
+    Address pair_row;     // [T*K], 0: row = pair
+    Address weights;      // [T*K]
+    Address dst;          // [T][d]
+    Address x;            // [T][d], for the shared gate
+    Address shared_gate;  // [d] or 0 (ungated)
+    Address shared_y;     // [T][d] or 0 (no shared expert)
+    uint32_t tokens;
+    uint32_t d;
+    uint32_t top_k;
+};
+void record_combine(gpu::CommandBuffer& cb, gpu::Context& ctx, const Combine& c);
+
+}  // namespace moevk::moe

@@ -1,0 +1,35 @@
+// Constants that both the GLSL kernels and the C++ recorders depend on. Included by both, so
+// the host's dispatch arithmetic cannot drift from the kernels' tiling.
+#ifndef MOEVK_MOE_CONFIG_H
+#define MOEVK_MOE_CONFIG_H
+
+// Grouped GEMM (expert_gemm.comp): a workgroup of 256 threads computes a tile of
+// 16 rows x 64 output columns, stepping through the inner dimension 32 at a time.
+#define MOE_GEMM_THREADS 256
+#define MOE_GEMM_TILE_ROWS 16
+#define MOE_GEMM_TILE_COLS 64
+#define MOE_GEMM_TILE_K 32
+
+// One workgroup per output row and pair in the matrix-vector kernels.
+#define MOE_MATVEC_THREADS 64
+
+// router: one workgroup per (expert, token); topk and the permute scan: one thread per expert.
+#define MOE_ROUTER_THREADS 64
+#define MOE_MAX_EXPERTS 256
+#define MOE_MAX_TOP_K 16
+#define MOE_PERMUTE_THREADS 256
+#define MOE_COMBINE_THREADS 64
+
+// routing meta buffer (uint words) written by permute_scan
+#define MOE_META_GATE_UP_ARGS 0  // 3 words: indirect dispatch of the gate/up GEMM
+#define MOE_META_DOWN_ARGS 3     // 3 words: indirect dispatch of the down GEMM
+#define MOE_META_ROWS 6          // rows kept in total
+#define MOE_META_DROPPED 7       // pairs dropped by the capacity limit
+#define MOE_META_WORDS 8
+
+// combine flags
+#define MOE_COMBINE_PAIR_ROW 1u      // rows come from pair_row (else row = pair)
+#define MOE_COMBINE_SHARED 2u        // add the shared expert's output
+#define MOE_COMBINE_SHARED_GATED 4u  // scale it by sigmoid(x . shared_gate)
+
+#endif

@@ -1,0 +1,48 @@
+// Shared pieces of the GPU tests: one Context per test binary with the Khronos validation layer
+// on (a test fails if the layer says anything), random inputs, poisoned outputs and an error
+// measure for comparing float32 kernels against the double-precision reference.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gpu/commands.h"
+#include "gpu/context.h"
+
+namespace moevk::test {
+
+// The test binary's Context (MOEVK_DEVICE picks a device by name substring).
+gpu::Context& context();
+std::vector<std::string> take_validation_messages();
+
+// Fails the test when the validation layer reported anything during it.
+class GpuTest : public ::testing::Test {
+protected:
+    gpu::Context& ctx() { return context(); }
+    void SetUp() override { take_validation_messages(); }
+    void TearDown() override;
+};
+
+// A quiet NaN: outputs are filled with it first, so an element a kernel fails to write fails the
+// comparison.
+constexpr uint32_t kPoison = 0x7FC00000u;
+
+std::vector<float> random_floats(size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+
+template <class T>
+gpu::Buffer device_buffer(gpu::Context& ctx, const std::vector<T>& data, const std::string& name) {
+    gpu::Buffer b = ctx.allocate(data.size() * sizeof(T), gpu::MemoryKind::Device, name);
+    gpu::upload(ctx, b, data);
+    return b;
+}
+gpu::Buffer poisoned_buffer(gpu::Context& ctx, size_t words, const std::string& name);
+
+// Every actual[i] is finite and within rtol * max(|expected[i]|, rms(expected)) of expected[i]:
+// relative where values are large, and scaled to the data where they cancel to near zero.
+::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<double>& expected,
+                                     double rtol);
+
+}  // namespace moevk::test
