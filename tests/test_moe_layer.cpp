@@ -1,2 +1,216 @@
-#include <gtest/gtest.h>
-#include "quant/formats.h"
+// The whole MoE layer (router -> top-k -> permute -> expert FFN -> combine in one command
+// buffer) against the double-precision reference, over token counts, expert counts, top-k,
+// weight formats and routing rules; plus determinism, capacity drops and bad input.
+#include <cstring>
+
+#include "gpu/error.h"
+#include "moe/layer.h"
+#include "moe/reference.h"
+#include "test_support.h"
+
+namespace moevk::moe {
+namespace {
+
+using quant::WeightFormat;
+using test::all_close;
+using test::device_buffer;
+using test::poisoned_buffer;
+using test::random_floats;
+
+// A float32 router may pick the other expert only where the exact scores of the K-th and
+// (K+1)-th are this close; there the reference follows the GPU's choice.
+constexpr double kNearTie = 1e-5;
+constexpr double kLayerTolerance = 2e-5;
+
+struct LayerRun {
+    std::vector<float> out;
+    std::vector<uint32_t> ids;
+    uint32_t dropped;
+};
+
+class MoeLayerTest : public test::GpuTest {
+protected:
+    // Runs the layer on x with every workspace buffer and the output poisoned first.
+    LayerRun run(MoeLayer& layer, const std::vector<float>& x, uint32_t tokens) {
+        const MoeWorkspace& ws = layer.workspace();
+        for (const gpu::Buffer* b : {&ws.logits, &ws.ids, &ws.weights, &ws.h, &ws.y, &ws.row_pair, &ws.pair_row})
+            gpu::fill(ctx(), *b, test::kPoison);
+        gpu::Buffer xb = device_buffer(ctx(), x, "x");
+        gpu::Buffer out = poisoned_buffer(ctx(), x.size(), "out");
+        gpu::CommandBuffer cb(ctx(), ctx().compute_queue());
+        cb.begin();
+        layer.record(cb, xb.address(), out.address(), tokens);
+        cb.submit_and_wait();
+        return {gpu::download<float>(ctx(), out, x.size()), layer.selected_ids(tokens), layer.dropped_pairs()};
+    }
+
+    // Checks one configuration end to end; returns the GPU output for further checks.
+    LayerRun check(const MoeConfig& c, uint32_t tokens, uint64_t seed, LayerOptions options = {},
+                   const MoeWeights* given = nullptr, const std::vector<float>* given_x = nullptr) {
+        MoeWeights w = given ? *given : random_weights(c, seed);
+        std::vector<DenseExpert> dense;
+        for (const auto& m : w.experts) dense.push_back(dequantize(m, c.format, c.d_model, c.d_ff));
+        DenseExpert shared;
+        if (c.d_ff_shared) shared = dequantize(w.shared, c.format, c.d_model, c.d_ff_shared);
+        std::vector<float> x = given_x ? *given_x : random_floats(size_t(tokens) * c.d_model, seed + 1);
+
+        DeviceMoeWeights dw(ctx(), w);
+        MoeLayer layer(ctx(), dw, tokens, options);
+        LayerRun got = run(layer, x, tokens);
+
+        auto ref = reference::layer(x, tokens, w, dense, c.d_ff_shared ? &shared : nullptr);
+        size_t flips = 0;
+        for (uint32_t t = 0; t < tokens; ++t) {
+            bool same = std::equal(&got.ids[t * c.top_k], &got.ids[(t + 1) * c.top_k], &ref.routing.ids[t * c.top_k]);
+            if (!same) {
+                EXPECT_LT(ref.routing.margin[t], kNearTie) << "token " << t << " routed differently";
+                ++flips;
+            }
+        }
+        if (flips) ref = reference::layer(x, tokens, w, dense, c.d_ff_shared ? &shared : nullptr, &got.ids);
+        EXPECT_TRUE(all_close(got.out, ref.out, kLayerTolerance)) << (flips ? "after near-tie flips" : "");
+        EXPECT_EQ(got.dropped, layer.uses_matvec(tokens) ? 0u : ref.permutation.dropped);
+        return got;
+    }
+};
+
+struct SweepCase {
+    WeightFormat format;
+    uint32_t tokens, experts, k;
+};
+
+class LayerSweep : public MoeLayerTest, public testing::WithParamInterface<SweepCase> {};
+
+TEST_P(LayerSweep, MatchesReference) {
+    SweepCase s = GetParam();
+    bool q = s.format == WeightFormat::Q8_0;
+    // d and ff are not multiples of any workgroup or tile size (q8_0 needs whole 32-blocks).
+    MoeConfig c{.d_model = q ? 96u : 100u, .d_ff = q ? 160u : 72u, .n_experts = s.experts, .top_k = s.k,
+                .format = s.format};
+    check(c, s.tokens, s.tokens * 1000 + s.experts * 10 + s.k);
+}
+
+std::vector<SweepCase> sweep_cases() {
+    std::vector<SweepCase> cases;
+    for (uint32_t tokens : {1u, 2u, 7u, 64u, 513u})
+        for (uint32_t experts : {1u, 8u, 60u, 128u})
+            for (uint32_t k : {1u, 2u, 4u, 8u}) {
+                if (k > experts) continue;
+                cases.push_back({WeightFormat::F16, tokens, experts, k});
+                // The other formats share every kernel but the weight decode: fewer shapes.
+                if (tokens != 64 && (experts == 8 || experts == 60) && k != 1) {
+                    cases.push_back({WeightFormat::F32, tokens, experts, k});
+                    cases.push_back({WeightFormat::Q8_0, tokens, experts, k});
+                }
+            }
+    return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LayerSweep, testing::ValuesIn(sweep_cases()), [](const auto& info) {
+    const SweepCase& s = info.param;
+    return std::string(quant::format_name(s.format)) + "_T" + std::to_string(s.tokens) + "_E" +
+           std::to_string(s.experts) + "_K" + std::to_string(s.k);
+});
+
+TEST_F(MoeLayerTest, RoutingRulesOfRealModels) {
+    // Mixtral: softmax, renormalised top-2.
+    check({.d_model = 128, .d_ff = 96, .n_experts = 8, .top_k = 2, .format = WeightFormat::Q8_0}, 33, 1);
+    // OLMoE: softmax, top-8 of 64 not renormalised.
+    check({.d_model = 96, .d_ff = 64, .n_experts = 64, .top_k = 8, .renormalize = false}, 20, 2);
+    // Qwen2-MoE: a shared expert behind a sigmoid gate.
+    check({.d_model = 100, .d_ff = 40, .n_experts = 60, .top_k = 4, .d_ff_shared = 88, .shared_gated = true}, 17, 3);
+    // DeepSeek-V3 style: sigmoid scores, selection bias, renormalised and scaled by 2.5, an
+    // ungated shared expert.
+    check({.d_model = 96, .d_ff = 32, .n_experts = 128, .top_k = 8, .gating = Gating::Sigmoid,
+           .selection_bias = true, .weight_scale = 2.5f, .d_ff_shared = 64, .shared_gated = false},
+          40, 4);
+    // The shared expert on the decode path too.
+    check({.d_model = 100, .d_ff = 40, .n_experts = 60, .top_k = 4, .d_ff_shared = 88}, 1, 5);
+}
+
+TEST_F(MoeLayerTest, MatvecPathMatchesGemmPath) {
+    MoeConfig c{.d_model = 100, .d_ff = 72, .n_experts = 8, .top_k = 2, .d_ff_shared = 50};
+    LayerRun gemm = check(c, 7, 42, {.matvec_max_tokens = 1});
+    LayerRun matvec = check(c, 7, 42, {.matvec_max_tokens = 8});
+    EXPECT_EQ(gemm.ids, matvec.ids);
+    EXPECT_TRUE(all_close(matvec.out, std::vector<double>(gemm.out.begin(), gemm.out.end()), kLayerTolerance));
+}
+
+// Every token prefers the last expert; a capacity factor then drops the overflow.
+TEST_F(MoeLayerTest, AllTokensToOneExpertWithCapacity) {
+    for (float capacity : {0.0f, 1.0f, 2.0f}) {
+        SCOPED_TRACE(testing::Message() << "capacity factor " << capacity);
+        MoeConfig c{.d_model = 64, .d_ff = 48, .n_experts = 8, .top_k = 1, .capacity_factor = capacity};
+        uint32_t tokens = 50;
+        MoeWeights w = random_weights(c, 9);
+        for (uint32_t i = 0; i < c.d_model; ++i) w.router[7 * c.d_model + i] = 1.0f;
+        std::vector<float> x = random_floats(size_t(tokens) * c.d_model, 10, 0.1f, 1.0f);  // all positive
+        LayerRun got = check(c, tokens, 9, {}, &w, &x);
+        for (uint32_t t = 0; t < tokens; ++t) EXPECT_EQ(got.ids[t], 7u);
+        uint32_t cap = capacity_rows(c, tokens);  // ceil(C * 50 * 1 / 8)
+        EXPECT_EQ(got.dropped, capacity > 0 ? tokens - cap : 0u);
+    }
+}
+
+TEST_F(MoeLayerTest, IdenticalAcrossRuns) {
+    MoeConfig c{.d_model = 100, .d_ff = 72, .n_experts = 60, .top_k = 4, .d_ff_shared = 40};
+    MoeWeights w = random_weights(c, 5);
+    DeviceMoeWeights dw(ctx(), w);
+    for (uint32_t tokens : {1u, 513u}) {
+        MoeLayer layer(ctx(), dw, tokens);
+        std::vector<float> x = random_floats(size_t(tokens) * c.d_model, 6);
+        LayerRun a = run(layer, x, tokens), b = run(layer, x, tokens);
+        ASSERT_EQ(a.out.size(), b.out.size());
+        EXPECT_EQ(std::memcmp(a.out.data(), b.out.data(), a.out.size() * 4), 0) << "T=" << tokens;
+        EXPECT_EQ(a.ids, b.ids);
+    }
+}
+
+// Expects `f` to throw moevk::Error with InvalidArgument and `needle` in its message.
+template <class F>
+void expect_invalid(F&& f, const std::string& needle) {
+    try {
+        f();
+        ADD_FAILURE() << "no error; expected one mentioning \"" << needle << "\"";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::InvalidArgument) << e.what();
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(MoeLayerTest, BadShapesAreRefusedWithTheValue) {
+    MoeConfig good{.d_model = 64, .d_ff = 64, .n_experts = 8, .top_k = 2};
+    auto with = [&](auto change) {
+        MoeConfig c = good;
+        change(c);
+        return c;
+    };
+    expect_invalid([&] { validate(with([](MoeConfig& c) { c.top_k = 9; })); }, "top_k (9)");
+    expect_invalid([&] { validate(with([](MoeConfig& c) { c.n_experts = 0; })); }, "n_experts");
+    expect_invalid([&] { validate(with([](MoeConfig& c) { c.n_experts = 300; })); }, "300");
+    expect_invalid([&] { validate(with([](MoeConfig& c) { c.d_model = 0; })); }, "d_model");
+    expect_invalid([&] { validate(with([](MoeConfig& c) { c.d_ff = 0; })); }, "d_ff");
+    expect_invalid([&] { validate(with([](MoeConfig& c) { c.top_k = 0; })); }, "top_k");
+    expect_invalid([&] { validate(with([](MoeConfig& c) { c.top_k = 17, c.n_experts = 64; })); }, "17");
+    expect_invalid([&] { validate(with([](MoeConfig& c) { c.capacity_factor = -1; })); }, "capacity_factor");
+    expect_invalid(
+        [&] { validate(with([](MoeConfig& c) { c.format = WeightFormat::Q8_0, c.d_model = 100; })); }, "100");
+
+    MoeWeights w = random_weights(good, 1);
+    w.experts[3].up.resize(w.experts[3].up.size() - 1);
+    expect_invalid([&] { DeviceMoeWeights dw(ctx(), w); }, "expert 3 up");
+    w = random_weights(good, 1);
+    w.router.pop_back();
+    expect_invalid([&] { DeviceMoeWeights dw(ctx(), w); }, "router");
+
+    DeviceMoeWeights dw(ctx(), random_weights(good, 2));
+    expect_invalid([&] { MoeLayer layer(ctx(), dw, 0); }, "max_tokens");
+    MoeLayer layer(ctx(), dw, 4);
+    expect_invalid([&] { layer.forward(std::vector<float>(5 * 64), 5); }, "got 5");
+    expect_invalid([&] { layer.forward(std::vector<float>(3), 1); }, "expected tokens * d_model = 64");
+    // The layer stays usable after refusing bad input.
+    EXPECT_EQ(layer.forward(random_floats(64, 3), 1).size(), 64u);
+}
+
+}  // namespace
+}  // namespace moevk::moe
