@@ -1,0 +1,112 @@
+// moe-bench: times the MoE layer's stages on a Vulkan device at the shapes of real models, and
+// reports GB/s and GFLOP/s next to the device's own copy bandwidth.
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <regex>
+
+#include "copy_probe.h"
+#include "gpu/context.h"
+#include "gpu/error.h"
+#include "layer_bench.h"
+#include "report.h"
+
+using namespace moevk;
+
+namespace {
+
+// MoE layer shapes of real models (one layer; d_model, expert d_ff, experts, top-k).
+const std::map<std::string, moe::MoeConfig> kShapes = {
+    {"mixtral", {.d_model = 4096, .d_ff = 14336, .n_experts = 8, .top_k = 2}},   // Mixtral 8x7B
+    {"qwen3", {.d_model = 2048, .d_ff = 768, .n_experts = 128, .top_k = 8}},     // Qwen3-30B-A3B
+    {"olmoe", {.d_model = 2048, .d_ff = 1024, .n_experts = 64, .top_k = 8, .renormalize = false}},  // OLMoE-1B-7B
+};
+
+moe::MoeConfig parse_shape(const std::string& name) {
+    auto it = kShapes.find(name);
+    if (it != kShapes.end()) return it->second;
+    std::smatch m;
+    static const std::regex custom(R"((\d+)x(\d+)x(\d+)x(\d+))");
+    if (std::regex_match(name, m, custom))
+        return {.d_model = uint32_t(std::stoul(m[1])), .d_ff = uint32_t(std::stoul(m[2])),
+                .n_experts = uint32_t(std::stoul(m[3])), .top_k = uint32_t(std::stoul(m[4]))};
+    throw Error(ErrorCode::InvalidArgument,
+                "unknown shape \"" + name + "\": use mixtral, qwen3, olmoe or DxFFxExK (e.g. 1024x512x16x4)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"moe-bench: MoE layer stages on a Vulkan device, timed with GPU timestamps"};
+    std::vector<std::string> shapes = {"mixtral", "qwen3", "olmoe"};
+    std::vector<std::string> formats = {"f16", "q8_0"};
+    std::vector<uint32_t> token_counts = {1, 512};
+    double min_time = 1.0;
+    std::string json_path, device_name;
+    int device_index = -1;
+    bool list = false, validation = false;
+    uint64_t seed = 1;
+    app.add_option("--shapes", shapes, "mixtral, qwen3, olmoe or DxFFxExK")->delimiter(',')->capture_default_str();
+    app.add_option("--formats", formats, "expert weight formats: f32, f16, q8_0")->delimiter(',')->capture_default_str();
+    app.add_option("--tokens", token_counts, "tokens per run: 1 is decode, more is prefill")
+        ->delimiter(',')
+        ->capture_default_str();
+    app.add_option("--min-time", min_time, "seconds of GPU time to repeat each case for")->capture_default_str();
+    app.add_option("--json", json_path, "also write the results as JSON to this file");
+    app.add_option("--device", device_name, "use the device whose name contains this text");
+    app.add_option("--device-index", device_index, "use the device at this enumeration index");
+    app.add_flag("--list-devices", list, "list the Vulkan devices and exit");
+    app.add_flag("--validation", validation, "run with the Khronos validation layer (slow)");
+    app.add_option("--seed", seed, "seed for the random weights and inputs")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        if (list) {
+            auto devices = gpu::list_devices();
+            for (size_t i = 0; i < devices.size(); ++i)
+                std::cout << i << ": " << devices[i].name << " (" << gpu::device_kind_name(devices[i].kind) << ", "
+                          << (devices[i].device_local_bytes >> 20) << " MiB device-local)\n";
+            return 0;
+        }
+        std::vector<std::pair<std::string, moe::MoeConfig>> cases;
+        for (const std::string& s : shapes)
+            for (const std::string& f : formats) {
+                moe::MoeConfig c = parse_shape(s);
+                auto format = quant::parse_format(f);
+                if (!format) throw Error(ErrorCode::InvalidArgument, "unknown format \"" + f + "\": use f32, f16 or q8_0");
+                c.format = *format;
+                moe::validate(c);
+                cases.emplace_back(s, c);
+            }
+        for (uint32_t t : token_counts)
+            if (t == 0) throw Error(ErrorCode::InvalidArgument, "--tokens values must be positive, got 0");
+
+        gpu::ContextOptions options;
+        options.device.name_contains = device_name;
+        if (device_index >= 0) options.device.index = static_cast<uint32_t>(device_index);
+        options.validation = validation;
+        options.on_validation_message = [](const std::string& m) { std::cerr << "validation: " << m << "\n"; };
+        auto ctx = gpu::Context::create(options);
+        std::cerr << "moe-bench on " << ctx->info().name << ": measuring copy bandwidth\n";
+        moebench::ProbeResult probe = moebench::measure_copy_bandwidth(*ctx, min_time);
+
+        std::vector<moebench::LayerResult> results;
+        for (const auto& [name, config] : cases)
+            for (uint32_t t : token_counts) {
+                std::cerr << "  " << name << " " << quant::format_name(config.format) << " T=" << t << "\n";
+                results.push_back(moebench::bench_layer(*ctx, name, config, t, min_time, seed));
+            }
+        moebench::print_table(std::cout, ctx->info(), probe, results);
+        if (!json_path.empty()) {
+            std::ofstream out(json_path);
+            out << moebench::to_json(ctx->info(), probe, results).dump(2) << "\n";
+            if (!out) throw Error(ErrorCode::InvalidArgument, "cannot write " + json_path);
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "moe-bench: error: " << e.what() << "\n";
+        return 1;
+    }
+}
