@@ -56,22 +56,19 @@ LayerResult bench_layer(gpu::Context& ctx, const std::string& shape, const MoeCo
     gpu::TimestampPool stamps(ctx, moe::kMoeStageCount + 1);
     gpu::CommandBuffer cb(ctx, ctx.compute_queue());
     std::vector<std::vector<double>> stage_seconds(moe::kMoeStageCount);
-    std::vector<double> layer_seconds;
+    bool warm = false;
     auto run_once = [&] {
         cb.begin();
         cb.reset_timestamps(stamps);
         layer.record(cb, xb.address(), out.address(), tokens, &stamps);
         cb.submit_and_wait();
         std::vector<double> ns = stamps.read_ns();
-        for (uint32_t s = 0; s < moe::kMoeStageCount; ++s) stage_seconds[s].push_back((ns[s + 1] - ns[s]) * 1e-9);
-        layer_seconds.push_back(ns.back() * 1e-9);
+        if (warm)
+            for (uint32_t s = 0; s < moe::kMoeStageCount; ++s) stage_seconds[s].push_back((ns[s + 1] - ns[s]) * 1e-9);
+        warm = true;  // repeat() runs once to warm up first
         return ns.back() * 1e-9;
     };
-    run_once();  // warm-up, dropped below
-    for (auto& v : stage_seconds) v.clear();
-    layer_seconds.clear();
-    double total = 0;
-    while (total < min_seconds || layer_seconds.size() < 3) total += run_once();
+    std::vector<double> layer_seconds = repeat(run_once, min_seconds);
 
     LayerResult r;
     r.shape = shape;

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     uint64_t seed = 1;
     app.add_option("--shapes", shapes, "mixtral, qwen3, olmoe or DxFFxExK")->delimiter(',')->capture_default_str();
     app.add_option("--formats", formats, "expert weight formats: f32, f16, q8_0")->delimiter(',')->capture_default_str();
-    app.add_option("--tokens", token_counts, "tokens per run: 1 is decode, more is prefill")
+    app.add_option("--tokens", token_counts, "tokens per run: 1 is decode, more is prefill (default 1,512; 1 on a CPU device)")
         ->delimiter(',')
         ->capture_default_str();
     app.add_option("--min-time", min_time, "seconds of GPU time to repeat each case for")->capture_default_str();
@@ -89,6 +89,11 @@ int main(int argc, char** argv) {
         options.validation = validation;
         options.on_validation_message = [](const std::string& m) { std::cerr << "validation: " << m << "\n"; };
         auto ctx = gpu::Context::create(options);
+        if (app.count("--tokens") == 0 && ctx->info().kind == gpu::DeviceKind::Cpu) {
+            // A CPU device needs minutes for one repeat of a Mixtral-shaped prefill.
+            token_counts = {1};
+            std::cerr << "CPU device: decode only by default; pass --tokens 1,512 to add prefill\n";
+        }
         std::cerr << "moe-bench on " << ctx->info().name << ": measuring copy bandwidth\n";
         moebench::ProbeResult probe = moebench::measure_copy_bandwidth(*ctx, min_time);
 

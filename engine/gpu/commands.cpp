@@ -60,6 +60,13 @@ void CommandBuffer::begin() {
 }
 
 void CommandBuffer::end() {
+    // The host reads mapped results after waiting on the timeline; Vulkan makes device writes
+    // visible to the host only through a barrier to the host stage.
+    VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    to_host.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    ctx_.vk().vkCmdPipelineBarrier(buffer_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                   VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0, nullptr);
     MOEVK_VK_CHECK(ctx_.vk().vkEndCommandBuffer(buffer_));
     recording_ = false;
 }
@@ -137,7 +144,7 @@ namespace {
 constexpr VkDeviceSize kStagingChunk = 64ull << 20;
 
 void check_range(const Buffer& buf, VkDeviceSize offset, VkDeviceSize bytes, const char* what) {
-    if (!buf || offset + bytes > buf.size())
+    if (!buf || offset > buf.size() || bytes > buf.size() - offset)  // no wrap-around
         throw Error(ErrorCode::InvalidArgument,
                     std::string(what) + ": " + std::to_string(bytes) + " bytes at offset " +
                         std::to_string(offset) + " do not fit a buffer of " +

@@ -288,6 +288,8 @@ std::unique_ptr<Context> Context::create(const ContextOptions& options) {
     ctx->on_validation_message_ = options.on_validation_message;
     ctx->instance_ = create_instance(options.validation);
     ctx->owns_instance_ = true;
+    ctx->destroy_instance_ = reinterpret_cast<PFN_vkDestroyInstance>(
+        vkGetInstanceProcAddr(ctx->instance_, "vkDestroyInstance"));
 
     if (options.validation) {
         VkDebugUtilsMessengerCreateInfoEXT info{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
@@ -298,6 +300,8 @@ std::unique_ptr<Context> Context::create(const ContextOptions& options) {
                            VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
         info.pfnUserCallback = on_debug_message;
         info.pUserData = &ctx->on_validation_message_;
+        ctx->destroy_messenger_ = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+            vkGetInstanceProcAddr(ctx->instance_, "vkDestroyDebugUtilsMessengerEXT"));
         MOEVK_VK_CHECK(vkCreateDebugUtilsMessengerEXT(ctx->instance_, &info, nullptr, &ctx->messenger_));
     }
 
@@ -368,6 +372,11 @@ std::unique_ptr<Context> Context::adopt(const ExternalDevice& external) {
         throw Error(ErrorCode::InvalidArgument, "external device: queue family " +
                                                     std::to_string(external.queue_family) +
                                                     " does not exist or has no compute support");
+    if (external.queue_index >= families[external.queue_family].queueCount)
+        throw Error(ErrorCode::InvalidArgument, "external device: queue index " +
+                                                    std::to_string(external.queue_index) + " is past the " +
+                                                    std::to_string(families[external.queue_family].queueCount) +
+                                                    " queue(s) of family " + std::to_string(external.queue_family));
     std::unique_ptr<Context> ctx(new Context());
     ctx->instance_ = external.instance;
     ctx->physical_device_ = external.physical_device;
@@ -422,8 +431,8 @@ Context::~Context() {
             if (q->timeline) table_.vkDestroySemaphore(device_, q->timeline, nullptr);
         if (owns_device_) table_.vkDestroyDevice(device_, nullptr);
     }
-    if (messenger_) vkDestroyDebugUtilsMessengerEXT(instance_, messenger_, nullptr);
-    if (owns_instance_ && instance_) vkDestroyInstance(instance_, nullptr);
+    if (messenger_) destroy_messenger_(instance_, messenger_, nullptr);
+    if (owns_instance_ && instance_) destroy_instance_(instance_, nullptr);
 }
 
 uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required,
@@ -493,7 +502,10 @@ void Context::wait_idle() {
 
 ComputePipeline& Context::pipeline(const std::string& shader, const std::vector<uint32_t>& spec) {
     std::string key = shader;
-    for (uint32_t v : spec) key += ":" + std::to_string(v);
+    for (uint32_t v : spec) {
+        key += ':';
+        key += std::to_string(v);
+    }
     std::lock_guard<std::mutex> guard(pipelines_lock_);
     auto it = pipelines_.find(key);
     if (it != pipelines_.end()) return *it->second;

@@ -107,6 +107,7 @@ public:
     Queue& transfer_queue() { return has_transfer_ ? transfer_ : compute_; }
     bool has_dedicated_transfer_queue() const { return has_transfer_; }
 
+    const VkPhysicalDeviceMemoryProperties& memory_properties() const { return memory_properties_; }
     uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags required,
                          VkMemoryPropertyFlags preferred) const;
 
@@ -133,6 +134,10 @@ private:
 
     VkInstance instance_ = VK_NULL_HANDLE;
     VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+    // volk's instance-level pointers are process-global and follow the last instance loaded;
+    // the ones that tear down this Context's own instance are kept here.
+    PFN_vkDestroyInstance destroy_instance_ = nullptr;
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger_ = nullptr;
     VkPhysicalDevice physical_device_ = VK_NULL_HANDLE;
     VkDevice device_ = VK_NULL_HANDLE;
     bool owns_instance_ = false;

@@ -101,9 +101,7 @@ size_t Arena::create_block(VkDeviceSize bytes, bool dedicated, const std::string
     // Device memory that is also host-visible (lavapipe, integrated GPUs, resizable BAR) is mapped
     // so uploads can skip the staging copy.
     VkMemoryPropertyFlags mappable = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    VkPhysicalDeviceMemoryProperties props;
-    vkGetPhysicalDeviceMemoryProperties(ctx_.physical_device(), &props);
-    if ((props.memoryTypes[type].propertyFlags & mappable) == mappable) {
+    if ((ctx_.memory_properties().memoryTypes[type].propertyFlags & mappable) == mappable) {
         void* ptr = nullptr;
         MOEVK_VK_CHECK(vk.vkMapMemory(ctx_.device(), block.memory, 0, VK_WHOLE_SIZE, 0, &ptr));
         block.mapped = static_cast<uint8_t*>(ptr);

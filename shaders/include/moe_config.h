@@ -3,9 +3,10 @@
 #ifndef MOEVK_MOE_CONFIG_H
 #define MOEVK_MOE_CONFIG_H
 
-// Grouped GEMM (expert_gemm.comp): a workgroup of 256 threads computes a tile of
-// 16 rows x 64 output columns, stepping through the inner dimension 32 at a time.
-#define MOE_GEMM_THREADS 256
+// Grouped GEMM (expert_gemm.comp): a workgroup of 64 threads computes a tile of 16 rows x 64
+// output columns, one column and all 16 rows per thread, stepping through the inner dimension
+// 32 at a time. Each weight read from shared memory then feeds 16 FMAs.
+#define MOE_GEMM_THREADS 64
 #define MOE_GEMM_TILE_ROWS 16
 #define MOE_GEMM_TILE_COLS 64
 #define MOE_GEMM_TILE_K 32
