@@ -28,7 +28,6 @@ void validate(const MoeConfig& c) {
     quant::row_bytes(c.format, c.d_model);
     quant::row_bytes(c.format, c.d_ff);
     if (c.d_ff_shared) quant::row_bytes(c.format, c.d_ff_shared);
-    // One matrix-vector workgroup per output row: rows fit the guaranteed 65535 group count.
     require(c.d_ff <= 65535 && c.d_model <= 65535 && c.d_ff_shared <= 65535,
             "d_model, d_ff and d_ff_shared must be at most 65535");
 }

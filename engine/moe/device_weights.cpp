@@ -14,9 +14,10 @@ void require_size(size_t actual, size_t expected, const std::string& what) {
                                                     " bytes, expected " + std::to_string(expected));
 }
 
-void check_expert(const ExpertMatrices& m, const MoeConfig& c, uint32_t d_ff, const std::string& name) {
-    size_t in_bytes = size_t(d_ff) * quant::row_bytes(c.format, c.d_model);
-    size_t down_bytes = size_t(c.d_model) * quant::row_bytes(c.format, d_ff);
+void check_expert(const ExpertView& m, const ExpertFormats& f, const MoeConfig& c, uint32_t d_ff,
+                  const std::string& name) {
+    size_t in_bytes = size_t(d_ff) * quant::row_bytes(f.gate_up, c.d_model);
+    size_t down_bytes = size_t(c.d_model) * quant::row_bytes(f.down, d_ff);
     require_size(m.gate.size(), in_bytes, name + " gate");
     require_size(m.up.size(), in_bytes, name + " up");
     require_size(m.down.size(), down_bytes, name + " down");
@@ -30,7 +31,8 @@ gpu::Buffer upload_new(gpu::Context& ctx, const void* data, size_t bytes, const 
 
 }  // namespace
 
-DeviceMoeWeights::DeviceMoeWeights(gpu::Context& ctx, const MoeWeights& w) : config_(w.config) {
+DeviceMoeWeights::DeviceMoeWeights(gpu::Context& ctx, const MoeWeightsView& w)
+    : config_(w.config), formats_(w.formats), shared_formats_(w.shared_formats) {
     const MoeConfig& c = config_;
     validate(c);
     require_size(w.router.size() * 4, size_t(c.n_experts) * c.d_model * 4, "router");
@@ -38,16 +40,16 @@ DeviceMoeWeights::DeviceMoeWeights(gpu::Context& ctx, const MoeWeights& w) : con
     if (w.experts.size() != c.n_experts)
         throw Error(ErrorCode::InvalidArgument, "MoE weights: " + std::to_string(w.experts.size()) +
                                                     " experts given, config says " + std::to_string(c.n_experts));
-    for (uint32_t e = 0; e < c.n_experts; ++e) check_expert(w.experts[e], c, c.d_ff, "expert " + std::to_string(e));
+    for (uint32_t e = 0; e < c.n_experts; ++e) check_expert(w.experts[e], formats_, c, c.d_ff, "expert " + std::to_string(e));
     if (c.d_ff_shared) {
-        check_expert(w.shared, c, c.d_ff_shared, "shared expert");
+        check_expert(w.shared, shared_formats_, c, c.d_ff_shared, "shared expert");
         if (c.shared_gated) require_size(w.shared_gate.size() * 4, size_t(c.d_model) * 4, "shared expert gate");
     }
 
     router_ = upload_new(ctx, w.router.data(), w.router.size() * 4, "router weights");
     if (c.selection_bias) bias_ = upload_new(ctx, w.selection_bias.data(), c.n_experts * 4, "selection bias");
 
-    auto upload_expert = [&](const ExpertMatrices& m, const std::string& name) {
+    auto upload_expert = [&](const ExpertView& m, const std::string& name) {
         std::vector<VkDeviceAddress> addresses;
         for (const auto* bytes : {&m.gate, &m.up, &m.down}) {
             matrices_.push_back(upload_new(ctx, bytes->data(), bytes->size(), name));
@@ -68,15 +70,14 @@ DeviceMoeWeights::DeviceMoeWeights(gpu::Context& ctx, const MoeWeights& w) : con
     }
 }
 
-uint64_t DeviceMoeWeights::expert_bytes() const {
-    return uint64_t(config_.d_ff) * quant::row_bytes(config_.format, config_.d_model) * 2 +
-           uint64_t(config_.d_model) * quant::row_bytes(config_.format, config_.d_ff);
+static uint64_t ffn_bytes(const ExpertFormats& f, uint32_t d_model, uint32_t d_ff) {
+    return uint64_t(d_ff) * quant::row_bytes(f.gate_up, d_model) * 2 + uint64_t(d_model) * quant::row_bytes(f.down, d_ff);
 }
 
+uint64_t DeviceMoeWeights::expert_bytes() const { return ffn_bytes(formats_, config_.d_model, config_.d_ff); }
+
 uint64_t DeviceMoeWeights::shared_expert_bytes() const {
-    if (!config_.d_ff_shared) return 0;
-    return uint64_t(config_.d_ff_shared) * quant::row_bytes(config_.format, config_.d_model) * 2 +
-           uint64_t(config_.d_model) * quant::row_bytes(config_.format, config_.d_ff_shared);
+    return config_.d_ff_shared ? ffn_bytes(shared_formats_, config_.d_model, config_.d_ff_shared) : 0;
 }
 
 }  // namespace moevk::moe

@@ -15,9 +15,12 @@ class DeviceMoeWeights {
 public:
     // Checks every array against the config (naming the expert and matrix that does not fit),
     // then uploads.
-    DeviceMoeWeights(gpu::Context& ctx, const MoeWeights& weights);
+    DeviceMoeWeights(gpu::Context& ctx, const MoeWeightsView& weights);
+    DeviceMoeWeights(gpu::Context& ctx, const MoeWeights& weights) : DeviceMoeWeights(ctx, view(weights)) {}
 
     const MoeConfig& config() const { return config_; }
+    const ExpertFormats& formats() const { return formats_; }
+    const ExpertFormats& shared_formats() const { return shared_formats_; }
     VkDeviceAddress router() const { return router_.address(); }
     VkDeviceAddress selection_bias() const { return bias_ ? bias_.address() : 0; }
     VkDeviceAddress expert_table() const { return table_.address(); }
@@ -29,6 +32,8 @@ public:
 
 private:
     MoeConfig config_;
+    ExpertFormats formats_;
+    ExpertFormats shared_formats_;
     gpu::Buffer router_;
     gpu::Buffer bias_;
     gpu::Buffer shared_gate_;

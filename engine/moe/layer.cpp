@@ -20,8 +20,19 @@ const char* stage_name(MoeStage stage) {
 }
 
 MoeLayer::MoeLayer(gpu::Context& ctx, const DeviceMoeWeights& weights, uint32_t max_tokens, LayerOptions options)
-    : ctx_(ctx), weights_(weights), max_tokens_(max_tokens), options_(options) {
-    const MoeConfig& c = weights.config();
+    : MoeLayer(ctx, weights.config(), max_tokens, options) {
+    weights_ = &weights;
+}
+
+const DeviceMoeWeights& MoeLayer::bound_weights() const {
+    if (!weights_) throw Error(ErrorCode::InvalidArgument, "MoE layer: no weights bound; pass them to record()");
+    return *weights_;
+}
+
+MoeLayer::MoeLayer(gpu::Context& ctx, const MoeConfig& config, uint32_t max_tokens, LayerOptions options)
+    : ctx_(ctx), config_(config), max_tokens_(max_tokens), options_(options) {
+    validate(config);
+    const MoeConfig& c = config_;
     if (max_tokens == 0) throw Error(ErrorCode::InvalidArgument, "MoE layer: max_tokens must be positive, got 0");
     uint64_t pairs = uint64_t(max_tokens) * c.top_k;
     if (max_gemm_tiles(static_cast<uint32_t>(std::min<uint64_t>(pairs, 0xFFFFFFFFu)), c.n_experts) > 65535)
@@ -72,11 +83,16 @@ void MoeLayer::check_tokens(uint32_t tokens) const {
                                                     ", got " + std::to_string(tokens));
 }
 
-void MoeLayer::record(gpu::CommandBuffer& cb, VkDeviceAddress x, VkDeviceAddress out, uint32_t tokens,
-                      gpu::TimestampPool* timestamps) {
+void MoeLayer::record(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress x, VkDeviceAddress out,
+                      uint32_t tokens, gpu::TimestampPool* timestamps) {
     check_tokens(tokens);
-    const MoeConfig& c = config();
-    const DeviceMoeWeights& w = weights_;
+    // The workspace fixes the shapes; the routing rule comes with the weights.
+    const MoeConfig& shape = config();
+    const MoeConfig& c = w.config();
+    if (c.d_model != shape.d_model || c.d_ff != shape.d_ff || c.n_experts != shape.n_experts ||
+        c.top_k != shape.top_k || c.d_ff_shared != shape.d_ff_shared)
+        throw Error(ErrorCode::InvalidArgument, "MoE layer built for " + describe(shape) +
+                                                    " was given weights of " + describe(c));
     uint32_t pairs = tokens * c.top_k;
     uint32_t stamp = 0;
     auto mark = [&] {
@@ -95,20 +111,22 @@ void MoeLayer::record(gpu::CommandBuffer& cb, VkDeviceAddress x, VkDeviceAddress
     bool matvec = uses_matvec(tokens);
     last_run_matvec_ = matvec;
     bool shared = c.d_ff_shared != 0;
+    const ExpertFormats& f = w.formats();
+    const ExpertFormats& sf = w.shared_formats();
     if (matvec) {
         mark();  // no permutation on this path
-        ExpertMatvec up{c.format, true, x, ws_.h.address(), ws_.ids.address(), w.expert_table(),
+        ExpertMatvec up{f.gate_up, true, x, ws_.h.address(), ws_.ids.address(), w.expert_table(),
                         c.d_model, c.d_ff, pairs, c.top_k};
         record_expert_matvec(cb, ctx_, up);
         if (shared)
-            record_expert_matvec(cb, ctx_, {c.format, true, x, ws_.shared_h.address(), 0, w.shared_table(),
+            record_expert_matvec(cb, ctx_, {sf.gate_up, true, x, ws_.shared_h.address(), 0, w.shared_table(),
                                             c.d_model, c.d_ff_shared, tokens, 1});
         cb.barrier();
-        ExpertMatvec down{c.format, false, ws_.h.address(), ws_.y.address(), ws_.ids.address(), w.expert_table(),
+        ExpertMatvec down{f.down, false, ws_.h.address(), ws_.y.address(), ws_.ids.address(), w.expert_table(),
                           c.d_ff, c.d_model, pairs, c.top_k};
         record_expert_matvec(cb, ctx_, down);
         if (shared)
-            record_expert_matvec(cb, ctx_, {c.format, false, ws_.shared_h.address(), ws_.shared_y.address(), 0,
+            record_expert_matvec(cb, ctx_, {sf.down, false, ws_.shared_h.address(), ws_.shared_y.address(), 0,
                                             w.shared_table(), c.d_ff_shared, c.d_model, tokens, 1});
     } else {
         PermuteBuffers pb{ws_.ids.address(),   ws_.counts.address(), ws_.kept.address(),
@@ -119,21 +137,21 @@ void MoeLayer::record(gpu::CommandBuffer& cb, VkDeviceAddress x, VkDeviceAddress
         cb.barrier();
         mark();
         uint32_t shared_tiles = (tokens + MOE_GEMM_TILE_ROWS - 1) / MOE_GEMM_TILE_ROWS;
-        ExpertGemm up{c.format, true, x, ws_.h.address(), ws_.row_pair.address(), ws_.tiles.address(),
+        ExpertGemm up{f.gate_up, true, x, ws_.h.address(), ws_.row_pair.address(), ws_.tiles.address(),
                       w.expert_table(), c.d_model, c.d_ff, c.top_k};
         record_expert_gemm_indirect(cb, ctx_, up, ws_.meta, MOE_META_GATE_UP_ARGS * 4);
         if (shared)
             record_expert_gemm(cb, ctx_,
-                               {c.format, true, x, ws_.shared_h.address(), ws_.identity.address(),
+                               {sf.gate_up, true, x, ws_.shared_h.address(), ws_.identity.address(),
                                 ws_.shared_tiles.address(), w.shared_table(), c.d_model, c.d_ff_shared, 1, tokens},
                                shared_tiles);
         cb.barrier();
-        ExpertGemm down{c.format, false, ws_.h.address(), ws_.y.address(), 0, ws_.tiles.address(),
+        ExpertGemm down{f.down, false, ws_.h.address(), ws_.y.address(), 0, ws_.tiles.address(),
                         w.expert_table(), c.d_ff, c.d_model, c.top_k};
         record_expert_gemm_indirect(cb, ctx_, down, ws_.meta, MOE_META_DOWN_ARGS * 4);
         if (shared)
             record_expert_gemm(cb, ctx_,
-                               {c.format, false, ws_.shared_h.address(), ws_.shared_y.address(), 0,
+                               {sf.down, false, ws_.shared_h.address(), ws_.shared_y.address(), 0,
                                 ws_.shared_tiles.address(), w.shared_table(), c.d_ff_shared, c.d_model, 1, tokens},
                                shared_tiles);
     }

@@ -46,13 +46,21 @@ struct MoeWorkspace {
 
 class MoeLayer {
 public:
+    // The workspace serves any layer of this config: a model's layers share one MoeLayer and
+    // pass their weights to record().
+    MoeLayer(gpu::Context& ctx, const MoeConfig& config, uint32_t max_tokens, LayerOptions options = {});
+    // Binds `weights` as the default for the calls without a weights argument.
     MoeLayer(gpu::Context& ctx, const DeviceMoeWeights& weights, uint32_t max_tokens, LayerOptions options = {});
 
     // Records the layer for `tokens` tokens (1..max_tokens): reads x[T][d], writes out[T][d], both
     // f32. With `timestamps` (at least kMoeStageCount + 1 queries, reset by the caller) it writes
     // query 0 before the router and query s+1 after stage s.
+    void record(gpu::CommandBuffer& cb, const DeviceMoeWeights& weights, VkDeviceAddress x, VkDeviceAddress out,
+                uint32_t tokens, gpu::TimestampPool* timestamps = nullptr);
     void record(gpu::CommandBuffer& cb, VkDeviceAddress x, VkDeviceAddress out, uint32_t tokens,
-                gpu::TimestampPool* timestamps = nullptr);
+                gpu::TimestampPool* timestamps = nullptr) {
+        record(cb, bound_weights(), x, out, tokens, timestamps);
+    }
     bool uses_matvec(uint32_t tokens) const;
 
     // Uploads x, runs the layer, waits and returns out: for tests and tools.
@@ -64,14 +72,16 @@ public:
     uint32_t dropped_pairs();
 
     const MoeWorkspace& workspace() const { return ws_; }
-    const MoeConfig& config() const { return weights_.config(); }
+    const MoeConfig& config() const { return config_; }
     uint32_t max_tokens() const { return max_tokens_; }
 
 private:
     void check_tokens(uint32_t tokens) const;
+    const DeviceMoeWeights& bound_weights() const;
 
     gpu::Context& ctx_;
-    const DeviceMoeWeights& weights_;
+    MoeConfig config_;
+    const DeviceMoeWeights* weights_ = nullptr;
     uint32_t max_tokens_;
     LayerOptions options_;
     MoeWorkspace ws_;

@@ -1,5 +1,6 @@
 #include "moe/stages.h"
 
+#include <algorithm>
 #include <string>
 
 #include "gpu/pipeline.h"
@@ -110,7 +111,8 @@ void record_expert_matvec(gpu::CommandBuffer& cb, gpu::Context& ctx, const Exper
     MatvecPush push{m.x, m.dst, m.ids, m.table, m.d_in, m.d_out, m.pairs_per_token, m.ids != 0 ? 1u : 0u};
     auto& pipeline = ctx.pipeline(variant(m.gate_up ? "expert_matvec_gate_up" : "expert_matvec_down", m.format),
                                   {MOE_MATVEC_THREADS});
-    cb.dispatch_groups(pipeline, &push, sizeof(push), m.d_out, m.n_pairs);
+    uint32_t z = (m.d_out + MOE_MATVEC_ROWS_PER_Z - 1) / MOE_MATVEC_ROWS_PER_Z;
+    cb.dispatch_groups(pipeline, &push, sizeof(push), std::min(m.d_out, MOE_MATVEC_ROWS_PER_Z), m.n_pairs, z);
 }
 
 void record_combine(gpu::CommandBuffer& cb, gpu::Context& ctx, const Combine& c) {

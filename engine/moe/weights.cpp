@@ -43,6 +43,14 @@ MoeWeights random_weights(const MoeConfig& c, uint64_t seed) {
     return w;
 }
 
+MoeWeightsView view(const MoeWeights& w) {
+    auto ev = [](const ExpertMatrices& m) { return ExpertView{m.gate, m.up, m.down}; };
+    ExpertFormats f{w.config.format, w.config.format};
+    MoeWeightsView v{w.config, f, f, w.router, w.selection_bias, {}, ev(w.shared), w.shared_gate};
+    for (const ExpertMatrices& m : w.experts) v.experts.push_back(ev(m));
+    return v;
+}
+
 DenseExpert dequantize(const ExpertMatrices& m, quant::WeightFormat format, uint32_t d_model, uint32_t d_ff) {
     DenseExpert e;
     e.d_ff = d_ff;

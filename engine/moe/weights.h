@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "moe/config.h"
@@ -24,6 +25,29 @@ struct MoeWeights {
     ExpertMatrices shared;              // with config.d_ff_shared
     std::vector<float> shared_gate;     // [d] with a gated shared expert
 };
+
+// A non-owning view of the same arrays: what the device upload reads. Model files give views
+// straight into their memory mapping, tests and benchmarks into a MoeWeights.
+struct ExpertView {
+    std::span<const uint8_t> gate, up, down;
+};
+// Formats of one expert's matrices. Files mix them (a Q4_K_M file may store ffn_down as Q6_K
+// in some layers); gate and up run fused in one kernel and must share a format.
+struct ExpertFormats {
+    quant::WeightFormat gate_up;
+    quant::WeightFormat down;
+};
+struct MoeWeightsView {
+    MoeConfig config;  // config.format is ignored here: the formats below say it per matrix
+    ExpertFormats formats;         // routed experts
+    ExpertFormats shared_formats;  // shared expert
+    std::span<const float> router;
+    std::span<const float> selection_bias;
+    std::vector<ExpertView> experts;
+    ExpertView shared;
+    std::span<const float> shared_gate;
+};
+MoeWeightsView view(const MoeWeights& weights);
 
 // Random weights scaled like a trained layer's (unit-variance activations stay O(1)), for
 // tests and benchmarks. The same seed gives the same weights.

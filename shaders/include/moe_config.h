@@ -11,8 +11,10 @@
 #define MOE_GEMM_TILE_COLS 64
 #define MOE_GEMM_TILE_K 32
 
-// One workgroup per output row and pair in the matrix-vector kernels.
+// One workgroup per output row and pair in the matrix-vector kernels; rows beyond
+// MOE_MATVEC_ROWS_PER_Z continue in the z dimension.
 #define MOE_MATVEC_THREADS 64
+#define MOE_MATVEC_ROWS_PER_Z 65535u
 
 // router: one workgroup per (expert, token); topk and the permute scan: one thread per expert.
 #define MOE_ROUTER_THREADS 64

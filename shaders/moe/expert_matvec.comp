@@ -26,8 +26,10 @@ shared float red0[WG];
 shared float red1[WG];
 
 void main() {
-    uint n = gl_WorkGroupID.x;
+    // Rows past the 65535 workgroups a dimension guarantees continue in z (vocabulary projections).
+    uint n = gl_WorkGroupID.x + gl_WorkGroupID.z * MOE_MATVEC_ROWS_PER_Z;
     uint p = gl_WorkGroupID.y;
+    if (n >= pc.d_out) return;  // uniform across the workgroup
     uint tid = gl_LocalInvocationID.x;
     uint expert = pc.has_ids != 0u ? pc.ids.v[p] : 0u;
 #ifdef GATE_UP
