@@ -15,6 +15,8 @@ enum class ErrorCode {
     Vulkan,           // a Vulkan call failed
     OutOfMemory,      // a device or host allocation failed
     MissingShader,    // a shader name that the build did not embed
+    BadFile,          // a model or vocabulary file that is malformed, truncated or inconsistent
+    Unsupported,      // a well-formed file asking for something the engine does not do
 };
 
 class Error : public std::runtime_error {
