@@ -33,7 +33,8 @@ std::vector<double> TimestampPool::read_ns() const {
     return ns;
 }
 
-CommandBuffer::CommandBuffer(Context& ctx, Queue& queue) : ctx_(ctx), queue_(queue) {
+CommandBuffer::CommandBuffer(Context& ctx, Queue& queue)
+    : ctx_(ctx), queue_(queue), compute_(queue.family == ctx.compute_queue().family) {
     VkCommandPoolCreateInfo pool_info{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     pool_info.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
     pool_info.queueFamilyIndex = queue.family;
@@ -63,9 +64,9 @@ void CommandBuffer::end() {
     // The host reads mapped results after waiting on the timeline; Vulkan makes device writes
     // visible to the host only through a barrier to the host stage.
     VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    to_host.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    to_host.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT | (compute_ ? VK_ACCESS_SHADER_WRITE_BIT : 0);
     to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-    ctx_.vk().vkCmdPipelineBarrier(buffer_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+    ctx_.vk().vkCmdPipelineBarrier(buffer_, VK_PIPELINE_STAGE_TRANSFER_BIT | (compute_ ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT : 0),
                                    VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0, nullptr);
     MOEVK_VK_CHECK(ctx_.vk().vkEndCommandBuffer(buffer_));
     recording_ = false;
@@ -102,6 +103,15 @@ void CommandBuffer::dispatch_indirect(ComputePipeline& pipeline, const void* pus
 }
 
 void CommandBuffer::barrier() {
+    if (!compute_) {
+        // A transfer-only queue: order copies after copies.
+        VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+        mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+        mb.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+        ctx_.vk().vkCmdPipelineBarrier(buffer_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1,
+                                       &mb, 0, nullptr, 0, nullptr);
+        return;
+    }
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |

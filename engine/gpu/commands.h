@@ -71,6 +71,8 @@ private:
     VkCommandPool pool_ = VK_NULL_HANDLE;
     VkCommandBuffer buffer_ = VK_NULL_HANDLE;
     bool recording_ = false;
+    // False on a dedicated transfer queue, whose barriers may name transfer stages only.
+    bool compute_;
 };
 
 // Synchronous copies between host memory and a buffer, through a staging buffer unless the

@@ -63,7 +63,16 @@ size_t Arena::create_block(VkDeviceSize bytes, bool dedicated, const std::string
     buffer_info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                         VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT |
                         VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT;
-    buffer_info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    // With a dedicated transfer queue, uploads land through one family and shaders read through
+    // the other; concurrent sharing keeps the contents defined without ownership transfers.
+    uint32_t families[2] = {ctx_.compute_queue().family, ctx_.transfer_queue().family};
+    if (ctx_.has_dedicated_transfer_queue() && families[0] != families[1]) {
+        buffer_info.sharingMode = VK_SHARING_MODE_CONCURRENT;
+        buffer_info.queueFamilyIndexCount = 2;
+        buffer_info.pQueueFamilyIndices = families;
+    } else {
+        buffer_info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    }
     MOEVK_VK_CHECK(vk.vkCreateBuffer(ctx_.device(), &buffer_info, nullptr, &block.buffer));
 
     VkMemoryRequirements req;
