@@ -1,0 +1,41 @@
+#version 460
+#extension GL_GOOGLE_include_directive : require
+// Rotary position embedding, in place on x[tokens][n_heads][head_dim]. Token t sits at position
+// p = pos0 + t; pair i in [0, n_rot/2) of each head turns by theta = p * base^(-2i/n_rot):
+//   normal (GPT-J / llama):  dims (2i, 2i+1)
+//   NEOX:                    dims (i, i + n_rot/2)
+// Dims at or past n_rot are left as they are. One thread per (token, head, pair).
+#include "common.glsl"
+#include "nn_config.h"
+
+layout(local_size_x_id = 0) in;  // NN_ELEMENTWISE_THREADS
+
+layout(push_constant, scalar) uniform Push {
+    Floats x;  // [tokens][n_heads][head_dim]
+    uint total;    // tokens * n_heads * n_rot / 2
+    uint n_heads;
+    uint head_dim;
+    uint half_rot;  // n_rot / 2
+    uint pos0;
+    uint neox;
+    // -2 * log2(base) / n_rot, from the host in double and rounded once, so that the
+    // frequency of pair i is exp2(i * log2_step) with the exponent off by one rounding only.
+    float log2_step;
+} pc;
+
+void main() {
+    uint g = (gl_WorkGroupID.y * NN_GROUPS_X + gl_WorkGroupID.x) * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    if (g >= pc.total) return;
+    uint i = g % pc.half_rot;
+    uint head = g / pc.half_rot;  // token * n_heads + head
+    uint t = head / pc.n_heads;
+    uint base = head * pc.head_dim;
+    uint a = base + (pc.neox != 0u ? i : 2u * i);
+    uint b = a + (pc.neox != 0u ? pc.half_rot : 1u);
+
+    float theta = float(pc.pos0 + t) * exp2(float(i) * pc.log2_step);
+    float c = cos(theta), s = sin(theta);
+    float x0 = pc.x.v[a], x1 = pc.x.v[b];
+    pc.x.v[a] = x0 * c - x1 * s;
+    pc.x.v[b] = x0 * s + x1 * c;
+}
