@@ -102,6 +102,9 @@ private:
     std::span<const uint8_t> bytes_;
     std::vector<std::pair<std::string, Value>> metadata_;
     std::vector<TensorInfo> tensors_;
+    // Indices into metadata_ / tensors_ sorted by name, for find() and find_tensor().
+    std::vector<size_t> metadata_order_;
+    std::vector<size_t> tensor_order_;
 };
 
 // Builds a GGUF v3 file in memory. Tensors are laid out in the order added, each aligned.
