@@ -1,0 +1,150 @@
+#include "model/architecture.h"
+
+#include <array>
+#include <string>
+
+#include "gpu/error.h"
+
+namespace moevk::model {
+namespace {
+
+// Facts from llama.cpp's model table (rope type per architecture, norm_w in build_moe_ffn).
+constexpr std::array kArchitectures{
+    // Mixtral files say "llama" and carry experts.
+    Architecture{"llama", RopeOrdering::Normal, QkNorm::None, false, true, false},
+    Architecture{"qwen3moe", RopeOrdering::NeoX, QkNorm::PerHead, false, true, false},
+    Architecture{"qwen2moe", RopeOrdering::NeoX, QkNorm::None, true, false, true},
+    Architecture{"olmoe", RopeOrdering::NeoX, QkNorm::Whole, false, false, false},
+};
+
+class Keys {
+public:
+    Keys(const gguf::File& file, std::string_view arch) : file_(file), prefix_(std::string(arch) + ".") {}
+
+    uint32_t require(const char* key, uint32_t lo, uint32_t hi) const {
+        auto v = get(key);
+        if (!v) throw Error(ErrorCode::BadFile, file_.path() + ": missing metadata key " + prefix_ + key);
+        return check(key, *v, lo, hi);
+    }
+    uint32_t optional(const char* key, uint32_t fallback, uint32_t lo, uint32_t hi) const {
+        auto v = get(key);
+        return v ? check(key, *v, lo, hi) : fallback;
+    }
+    float real(const char* key, float fallback) const {
+        auto v = file_.get_float(prefix_ + key);
+        return v ? static_cast<float>(*v) : fallback;
+    }
+    bool flag(const char* key, bool fallback) const {
+        auto v = file_.get_bool(prefix_ + key);
+        return v ? *v : fallback;
+    }
+    std::optional<uint64_t> get(const char* key) const { return file_.get_uint(prefix_ + key); }
+
+private:
+    uint32_t check(const char* key, uint64_t v, uint32_t lo, uint32_t hi) const {
+        if (v < lo || v > hi)
+            throw Error(ErrorCode::BadFile, file_.path() + ": " + prefix_ + key + " = " + std::to_string(v) +
+                                                " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+        return static_cast<uint32_t>(v);
+    }
+    const gguf::File& file_;
+    std::string prefix_;
+};
+
+}  // namespace
+
+std::span<const Architecture> architectures() { return kArchitectures; }
+
+const Architecture* find_architecture(std::string_view name) {
+    for (const Architecture& a : kArchitectures)
+        if (a.name == name) return &a;
+    return nullptr;
+}
+
+ModelConfig read_config(const gguf::File& file) {
+    std::string arch_name = file.require_string("general.architecture");
+    const Architecture* arch = find_architecture(arch_name);
+    if (!arch) {
+        std::string known;
+        for (const Architecture& a : kArchitectures) known += (known.empty() ? "" : ", ") + std::string(a.name);
+        throw Error(ErrorCode::Unsupported, file.path() + ": architecture '" + arch_name +
+                                                "' is not supported (supported: " + known + ")");
+    }
+    Keys k(file, arch_name);
+    constexpr uint32_t kBig = 1u << 20;
+    ModelConfig c;
+    c.architecture = arch_name;
+    c.rope = arch->rope;
+    c.qk_norm = arch->qk_norm;
+    c.qkv_bias = arch->qkv_bias;
+    c.n_layers = k.require("block_count", 1, 4096);
+    c.d_model = k.require("embedding_length", 1, kBig);
+    c.n_heads = k.require("attention.head_count", 1, 4096);
+    c.n_kv_heads = k.optional("attention.head_count_kv", c.n_heads, 1, c.n_heads);
+    if (c.n_heads % c.n_kv_heads != 0)
+        throw Error(ErrorCode::BadFile, file.path() + ": " + arch_name + ".attention.head_count " +
+                                            std::to_string(c.n_heads) + " is not a multiple of head_count_kv " +
+                                            std::to_string(c.n_kv_heads));
+    uint32_t default_head_dim = c.d_model % c.n_heads == 0 ? c.d_model / c.n_heads : 0;
+    c.head_dim = k.optional("attention.key_length", default_head_dim, 1, 1024);
+    if (c.head_dim == 0)
+        throw Error(ErrorCode::BadFile, file.path() + ": missing metadata key " + arch_name + ".attention.key_length");
+    uint32_t v_dim = k.optional("attention.value_length", c.head_dim, 1, 1024);
+    if (v_dim != c.head_dim)
+        throw Error(ErrorCode::Unsupported, file.path() + ": " + arch_name + ".attention.value_length " +
+                                                std::to_string(v_dim) + " differs from key_length " +
+                                                std::to_string(c.head_dim));
+    c.n_rot = k.optional("rope.dimension_count", c.head_dim, 2, c.head_dim);
+    if (c.n_rot % 2 != 0)
+        throw Error(ErrorCode::BadFile, file.path() + ": " + arch_name + ".rope.dimension_count " +
+                                            std::to_string(c.n_rot) + " is odd");
+    c.rope_base = k.real("rope.freq_base", 10000.0f);
+    c.rms_eps = k.real("attention.layer_norm_rms_epsilon", 1e-5f);
+    c.n_ctx_train = k.optional("context_length", 4096, 1, 1u << 24);
+    // vocab_size is optional in files; the token embedding's shape is checked against it later.
+    c.n_vocab = k.optional("vocab_size", 0, 0, 1u << 24);
+    if (c.n_vocab == 0)
+        if (auto tokens = file.get_strings("tokenizer.ggml.tokens")) c.n_vocab = static_cast<uint32_t>(tokens->size());
+
+    moe::MoeConfig& m = c.moe;
+    m.d_model = c.d_model;
+    m.n_experts = k.require("expert_count", 1, 256);
+    m.top_k = k.require("expert_used_count", 1, 16);
+    uint32_t dense_ff = k.optional("feed_forward_length", 0, 0, kBig);
+    m.d_ff = k.optional("expert_feed_forward_length", dense_ff, 1, kBig);
+    if (m.d_ff == 0)
+        throw Error(ErrorCode::BadFile, file.path() + ": missing metadata key " + arch_name +
+                                            ".expert_feed_forward_length");
+    if (arch->shared_expert) {
+        m.d_ff_shared = k.require("expert_shared_feed_forward_length", 1, kBig);
+        m.shared_gated = true;
+    }
+    m.gating = moe::Gating::Softmax;
+    if (auto g = k.get("expert_gating_func")) {
+        // llama.cpp: 1 = softmax, 2 = sigmoid
+        if (*g == 2) m.gating = moe::Gating::Sigmoid;
+        else if (*g != 1 && *g != 0)
+            throw Error(ErrorCode::Unsupported, file.path() + ": " + arch_name + ".expert_gating_func " +
+                                                    std::to_string(*g) + " is not softmax (1) or sigmoid (2)");
+    }
+    m.renormalize = k.flag("expert_weights_norm", arch->renormalize);
+    m.weight_scale = k.real("expert_weights_scale", 1.0f);
+    if (m.weight_scale == 0.0f) m.weight_scale = 1.0f;  // written as 0 when unused
+    try {
+        moe::validate(m);
+    } catch (const Error& e) {
+        throw Error(ErrorCode::BadFile, file.path() + ": " + e.what());
+    }
+    return c;
+}
+
+std::string describe(const ModelConfig& c) {
+    return c.architecture + ": " + std::to_string(c.n_layers) + " layers, d " + std::to_string(c.d_model) + ", " +
+           std::to_string(c.n_heads) + " heads / " + std::to_string(c.n_kv_heads) + " KV heads of " +
+           std::to_string(c.head_dim) + ", vocabulary " + std::to_string(c.n_vocab) + ", " +
+           std::to_string(c.moe.n_experts) + " experts of " + std::to_string(c.moe.d_ff) + ", top-" +
+           std::to_string(c.moe.top_k) +
+           (c.moe.d_ff_shared ? ", shared expert of " + std::to_string(c.moe.d_ff_shared) : std::string());
+}
+
+}  // namespace moevk::model

@@ -1,0 +1,166 @@
+#include "model/model_file.h"
+
+#include <string>
+
+#include "gpu/error.h"
+#include "model/architecture.h"
+#include "quant/ggml_types.h"
+
+namespace moevk::model {
+namespace {
+
+std::string dims_text(const std::vector<uint64_t>& dims) {
+    std::string s = "[";
+    for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+    return s + "]";
+}
+
+class TensorBinder {
+public:
+    explicit TensorBinder(const gguf::File& file) : file_(file) {}
+
+    const gguf::TensorInfo* find(const std::string& name) const { return file_.find_tensor(name); }
+
+    const gguf::TensorInfo& require(const std::string& name, const std::vector<uint64_t>& dims) const {
+        const gguf::TensorInfo* t = find(name);
+        if (!t) throw Error(ErrorCode::BadFile, file_.path() + ": tensor '" + name + "' is missing");
+        if (t->dims != dims)
+            throw Error(ErrorCode::BadFile, file_.path() + ": tensor '" + name + "' has shape " + dims_text(t->dims) +
+                                                ", the metadata implies " + dims_text(dims));
+        return *t;
+    }
+
+    std::span<const float> f32(const std::string& name, const std::vector<uint64_t>& dims) const {
+        return as_f32(require(name, dims));
+    }
+    std::span<const float> optional_f32(const std::string& name, const std::vector<uint64_t>& dims) const {
+        return find(name) ? f32(name, dims) : std::span<const float>{};
+    }
+
+    quant::WeightFormat format(const gguf::TensorInfo& t) const {
+        auto info = quant::ggml_type_info(static_cast<uint32_t>(t.type));
+        auto f = quant::to_weight_format(t.type);
+        if (!f)
+            throw Error(ErrorCode::Unsupported, file_.path() + ": tensor '" + t.name + "' has type " +
+                                                    (info ? info->name : "?") + ", which moe-vk does not read");
+        return *f;
+    }
+
+    Matrix matrix(const std::string& name, uint32_t rows, uint32_t row_len) const {
+        const gguf::TensorInfo& t = require(name, {row_len, rows});
+        return Matrix{name, format(t), rows, row_len, t.data};
+    }
+
+private:
+    std::span<const float> as_f32(const gguf::TensorInfo& t) const {
+        if (t.type != quant::GgmlType::F32) {
+            auto info = quant::ggml_type_info(static_cast<uint32_t>(t.type));
+            throw Error(ErrorCode::Unsupported, file_.path() + ": tensor '" + t.name + "' has type " +
+                                                    (info ? info->name : "?") + "; moe-vk reads it as f32 only");
+        }
+        return {reinterpret_cast<const float*>(t.data.data()), t.data.size() / 4};
+    }
+    const gguf::File& file_;
+};
+
+// Splits a [n_experts][rows][row_len] tensor into one byte range per expert.
+std::vector<std::span<const uint8_t>> per_expert(const gguf::TensorInfo& t, uint32_t n_experts) {
+    std::vector<std::span<const uint8_t>> parts;
+    size_t each = t.data.size() / n_experts;
+    for (uint32_t e = 0; e < n_experts; ++e) parts.push_back(t.data.subspan(e * each, each));
+    return parts;
+}
+
+moe::MoeWeightsView bind_moe(const TensorBinder& b, const ModelConfig& c, const std::string& p,
+                             const std::string& path) {
+    const moe::MoeConfig& m = c.moe;
+    moe::MoeWeightsView v;
+    v.config = m;
+    v.router = b.f32(p + "ffn_gate_inp.weight", {m.d_model, m.n_experts});
+    const auto& gate = b.require(p + "ffn_gate_exps.weight", {m.d_model, m.d_ff, m.n_experts});
+    const auto& up = b.require(p + "ffn_up_exps.weight", {m.d_model, m.d_ff, m.n_experts});
+    const auto& down = b.require(p + "ffn_down_exps.weight", {m.d_ff, m.d_model, m.n_experts});
+    auto check_pair = [&](const gguf::TensorInfo& g, const gguf::TensorInfo& u) {
+        // gate and up run fused in one kernel, which reads one format.
+        if (g.type != u.type)
+            throw Error(ErrorCode::Unsupported, path + ": tensors '" + g.name + "' and '" + u.name +
+                                                    "' have different types; moe-vk needs gate and up alike");
+    };
+    check_pair(gate, up);
+    v.formats = {b.format(gate), b.format(down)};
+    auto g = per_expert(gate, m.n_experts), u = per_expert(up, m.n_experts), d = per_expert(down, m.n_experts);
+    for (uint32_t e = 0; e < m.n_experts; ++e) v.experts.push_back({g[e], u[e], d[e]});
+    if (m.d_ff_shared) {
+        const auto& sg = b.require(p + "ffn_gate_shexp.weight", {m.d_model, m.d_ff_shared});
+        const auto& su = b.require(p + "ffn_up_shexp.weight", {m.d_model, m.d_ff_shared});
+        const auto& sd = b.require(p + "ffn_down_shexp.weight", {m.d_ff_shared, m.d_model});
+        check_pair(sg, su);
+        v.shared_formats = {b.format(sg), b.format(sd)};
+        v.shared = {sg.data, su.data, sd.data};
+        if (m.shared_gated) v.shared_gate = b.f32(p + "ffn_gate_inp_shexp.weight", {m.d_model});
+    }
+    return v;
+}
+
+}  // namespace
+
+ModelFile ModelFile::open(const std::string& path) { return from(gguf::File::open(path)); }
+
+ModelFile ModelFile::from(gguf::File file) {
+    ModelFile mf(std::move(file));
+    const gguf::File& f = mf.file_;
+    ModelConfig& c = mf.config_;
+    c = read_config(f);
+    TensorBinder b(f);
+    ModelWeights& w = mf.weights_;
+
+    const gguf::TensorInfo* embd = b.find("token_embd.weight");
+    if (!embd) throw Error(ErrorCode::BadFile, f.path() + ": tensor 'token_embd.weight' is missing");
+    if (c.n_vocab == 0 && embd->dims.size() == 2) c.n_vocab = static_cast<uint32_t>(embd->dims[1]);
+    w.token_embd = b.matrix("token_embd.weight", c.n_vocab, c.d_model);
+    w.output_norm = b.f32("output_norm.weight", {c.d_model});
+    w.output = b.find("output.weight") ? b.matrix("output.weight", c.n_vocab, c.d_model) : w.token_embd;
+
+    uint32_t q_norm_len = c.qk_norm == QkNorm::PerHead ? c.head_dim : c.q_dim();
+    uint32_t k_norm_len = c.qk_norm == QkNorm::PerHead ? c.head_dim : c.kv_dim();
+    for (uint32_t i = 0; i < c.n_layers; ++i) {
+        std::string p = "blk." + std::to_string(i) + ".";
+        LayerWeights l;
+        l.attn_norm = b.f32(p + "attn_norm.weight", {c.d_model});
+        l.wq = b.matrix(p + "attn_q.weight", c.q_dim(), c.d_model);
+        l.wk = b.matrix(p + "attn_k.weight", c.kv_dim(), c.d_model);
+        l.wv = b.matrix(p + "attn_v.weight", c.kv_dim(), c.d_model);
+        l.wo = b.matrix(p + "attn_output.weight", c.d_model, c.q_dim());
+        if (c.qkv_bias) {
+            l.q_bias = b.f32(p + "attn_q.bias", {c.q_dim()});
+            l.k_bias = b.f32(p + "attn_k.bias", {c.kv_dim()});
+            l.v_bias = b.f32(p + "attn_v.bias", {c.kv_dim()});
+        }
+        if (c.qk_norm != QkNorm::None) {
+            l.q_norm = b.f32(p + "attn_q_norm.weight", {q_norm_len});
+            l.k_norm = b.f32(p + "attn_k_norm.weight", {k_norm_len});
+        }
+        l.ffn_norm = b.f32(p + "ffn_norm.weight", {c.d_model});
+        l.moe = bind_moe(b, c, p, f.path());
+        w.layers.push_back(std::move(l));
+    }
+    return mf;
+}
+
+uint64_t ModelFile::active_weight_bytes() const {
+    const ModelConfig& c = config_;
+    uint64_t bytes = weights_.output.bytes.size() + uint64_t(c.d_model) * 4;  // output and its norm
+    bytes += quant::row_bytes(weights_.token_embd.format, c.d_model);          // one embedding row
+    for (const LayerWeights& l : weights_.layers) {
+        for (const Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo}) bytes += m->bytes.size();
+        bytes += l.moe.router.size_bytes() + (l.attn_norm.size() + l.ffn_norm.size()) * 4;
+        uint64_t expert = l.moe.experts.empty() ? 0
+                                                : l.moe.experts[0].gate.size() + l.moe.experts[0].up.size() +
+                                                      l.moe.experts[0].down.size();
+        bytes += expert * c.moe.top_k;
+        bytes += l.moe.shared.gate.size() + l.moe.shared.up.size() + l.moe.shared.down.size();
+    }
+    return bytes;
+}
+
+}  // namespace moevk::model

@@ -1,0 +1,43 @@
+// Models with random weights, written in the GGUF layout of a real architecture: tests build
+// small ones in memory to compare the GPU runtime with the CPU reference, and moe-bench writes
+// large ones to measure at real sizes without a download.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "gguf/gguf.h"
+#include "quant/formats.h"
+
+namespace moevk::model {
+
+struct SyntheticSpec {
+    std::string architecture = "llama";  // an entry of the architecture table
+    uint32_t n_layers = 2;
+    uint32_t d_model = 256;
+    uint32_t n_heads = 4;
+    uint32_t n_kv_heads = 2;
+    uint32_t head_dim = 64;
+    uint32_t n_rot = 0;  // 0: head_dim
+    uint32_t n_vocab = 300;
+    uint32_t n_experts = 8;
+    uint32_t top_k = 2;
+    uint32_t d_ff = 256;
+    uint32_t d_ff_shared = 0;  // used where the architecture has a shared expert
+    float rope_base = 10000.0f;
+    float rms_eps = 1e-5f;
+    quant::WeightFormat attn_format = quant::WeightFormat::F32;
+    quant::WeightFormat gate_up_format = quant::WeightFormat::F32;
+    quant::WeightFormat down_format = quant::WeightFormat::F32;
+    quant::WeightFormat embed_format = quant::WeightFormat::F32;
+    quant::WeightFormat output_format = quant::WeightFormat::F32;
+    bool tied_output = false;  // no output.weight: the token embedding serves
+    // Quantising billions of random values takes minutes; with n > 0 each layer quantises n
+    // experts and repeats them (their routers stay distinct), which is enough for timing.
+    uint32_t distinct_experts = 0;
+    uint64_t seed = 1;
+};
+
+gguf::Writer synthetic_model(const SyntheticSpec& spec);
+
+}  // namespace moevk::model

@@ -1,0 +1,176 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "gpu/error.h"
+#include "gpu/pipeline.h"
+
+namespace moevk::runtime {
+namespace {
+
+uint32_t context_length(const model::ModelConfig& c, uint32_t requested) {
+    if (requested) return requested;
+    return std::min<uint32_t>(c.n_ctx_train ? c.n_ctx_train : 4096, 4096);
+}
+
+struct BiasAddPush {
+    VkDeviceAddress x, bias;
+    uint32_t n, total;
+};
+
+// x[r][i] += bias[i] (Qwen2-style attention biases).
+void record_bias_add(gpu::CommandBuffer& cb, gpu::Context& ctx, VkDeviceAddress x, const gpu::Buffer& bias,
+                     uint32_t rows, uint32_t n) {
+    BiasAddPush push{x, bias.address(), n, rows * n};
+    cb.dispatch(ctx.pipeline("bias_add", {64}), &push, sizeof(push), rows * n);
+}
+
+}  // namespace
+
+Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions options)
+    : ctx_(ctx),
+      model_(model),
+      options_(options),
+      n_ctx_(context_length(model.config(), options.n_ctx)),
+      linear_ws_(ctx, std::max(options.max_batch, 1u)),
+      moe_(ctx, model.config().moe, std::max(options.max_batch, 1u)),
+      commands_(ctx, ctx.compute_queue()) {
+    const model::ModelConfig& c = model.config();
+    if (options_.max_batch == 0) throw Error(ErrorCode::InvalidArgument, "session: max_batch must be positive");
+    uint64_t b = options_.max_batch;
+    auto alloc = [&](uint64_t bytes, const std::string& what) {
+        return ctx.allocate(bytes, gpu::MemoryKind::Device, "session " + what);
+    };
+    for (uint32_t i = 0; i < c.n_layers; ++i) {
+        k_cache_.push_back(alloc(kv_bytes(options_.kv_format, size_t(n_ctx_) * c.kv_dim()), "K cache"));
+        v_cache_.push_back(alloc(kv_bytes(options_.kv_format, size_t(n_ctx_) * c.kv_dim()), "V cache"));
+    }
+    ids_ = alloc(b * 4, "token ids");
+    x_ = alloc(b * c.d_model * 4, "residual");
+    h_ = alloc(b * c.d_model * 4, "normed");
+    o_ = alloc(b * c.d_model * 4, "attention output");
+    q_ = alloc(b * c.q_dim() * 4, "q");
+    att_ = alloc(b * c.q_dim() * 4, "attention");
+    k_ = alloc(b * c.kv_dim() * 4, "k");
+    v_ = alloc(b * c.kv_dim() * 4, "v");
+    logits_ = alloc(b * c.n_vocab * 4, "logits");
+    if (options_.record_experts) expert_ids_ = alloc(uint64_t(c.n_layers) * b * c.moe.top_k * 4, "expert ids");
+}
+
+void Session::record_step(gpu::CommandBuffer& cb, uint32_t T, bool all_logits) {
+    const model::ModelConfig& c = model_.config();
+    const uint32_t d = c.d_model, pos0 = position_;
+    const bool neox = c.rope == model::RopeOrdering::NeoX;
+    const float scale = 1.0f / std::sqrt(float(c.head_dim));
+    auto linear = [&](const DeviceMatrix& m, const gpu::Buffer& x, const gpu::Buffer& y) {
+        record_linear(cb, ctx_, *m.linear, linear_ws_, x.address(), y.address(), T);
+    };
+
+    record_embed(cb, ctx_, model_.embed_format(), model_.token_embd().address(), ids_.address(), x_.address(), T, d);
+    cb.barrier();
+    for (uint32_t i = 0; i < c.n_layers; ++i) {
+        const DeviceLayer& l = model_.layers()[i];
+        // Attention block: h = norm(x); q, k, v; per-head or whole Q/K norm; rope; cache; attend.
+        record_rmsnorm(cb, ctx_, x_.address(), l.attn_norm.address(), h_.address(), T, d, c.rms_eps);
+        cb.barrier();
+        linear(l.wq, h_, q_);
+        linear(l.wk, h_, k_);
+        linear(l.wv, h_, v_);
+        cb.barrier();
+        if (c.qkv_bias) {
+            record_bias_add(cb, ctx_, q_.address(), l.q_bias, T, c.q_dim());
+            record_bias_add(cb, ctx_, k_.address(), l.k_bias, T, c.kv_dim());
+            record_bias_add(cb, ctx_, v_.address(), l.v_bias, T, c.kv_dim());
+            cb.barrier();
+        }
+        if (c.qk_norm == model::QkNorm::PerHead) {
+            record_rmsnorm(cb, ctx_, q_.address(), l.q_norm.address(), q_.address(), T * c.n_heads, c.head_dim,
+                           c.rms_eps);
+            record_rmsnorm(cb, ctx_, k_.address(), l.k_norm.address(), k_.address(), T * c.n_kv_heads, c.head_dim,
+                           c.rms_eps);
+            cb.barrier();
+        } else if (c.qk_norm == model::QkNorm::Whole) {
+            record_rmsnorm(cb, ctx_, q_.address(), l.q_norm.address(), q_.address(), T, c.q_dim(), c.rms_eps);
+            record_rmsnorm(cb, ctx_, k_.address(), l.k_norm.address(), k_.address(), T, c.kv_dim(), c.rms_eps);
+            cb.barrier();
+        }
+        record_rope(cb, ctx_, q_.address(), T, c.n_heads, c.head_dim, c.n_rot, pos0, c.rope_base, neox);
+        record_rope(cb, ctx_, k_.address(), T, c.n_kv_heads, c.head_dim, c.n_rot, pos0, c.rope_base, neox);
+        cb.barrier();
+        record_store_kv(cb, ctx_, k_.address(), k_cache_[i].address(), options_.kv_format, T, pos0, c.kv_dim());
+        record_store_kv(cb, ctx_, v_.address(), v_cache_[i].address(), options_.kv_format, T, pos0, c.kv_dim());
+        cb.barrier();
+        record_attention(cb, ctx_, q_.address(), k_cache_[i].address(), v_cache_[i].address(), options_.kv_format,
+                         att_.address(), T, pos0, c.n_heads, c.n_kv_heads, c.head_dim, scale);
+        cb.barrier();
+        linear(l.wo, att_, o_);
+        cb.barrier();
+        record_add(cb, ctx_, x_.address(), o_.address(), T * d);
+        cb.barrier();
+
+        // MoE block: x += moe(norm(x)).
+        record_rmsnorm(cb, ctx_, x_.address(), l.ffn_norm.address(), h_.address(), T, d, c.rms_eps);
+        cb.barrier();
+        moe_.record(cb, *l.moe, h_.address(), o_.address(), T);
+        cb.barrier();
+        if (options_.record_experts) {
+            uint64_t words = uint64_t(T) * c.moe.top_k;
+            cb.copy(moe_.workspace().ids, 0, expert_ids_, uint64_t(i) * options_.max_batch * c.moe.top_k * 4,
+                    words * 4);
+        }
+        record_add(cb, ctx_, x_.address(), o_.address(), T * d);
+        cb.barrier();
+    }
+    // Only the rows whose logits are wanted go through the output norm and the vocabulary.
+    uint32_t rows = all_logits ? T : 1;
+    VkDeviceAddress last = x_.address() + uint64_t(T - rows) * d * 4;
+    record_rmsnorm(cb, ctx_, last, model_.output_norm().address(), h_.address(), rows, d, c.rms_eps);
+    cb.barrier();
+    record_linear(cb, ctx_, model_.output(), linear_ws_, h_.address(), logits_.address(), rows);
+}
+
+std::vector<float> Session::eval(std::span<const uint32_t> tokens, bool all_logits) {
+    const model::ModelConfig& c = model_.config();
+    if (tokens.empty()) throw Error(ErrorCode::InvalidArgument, "session: no tokens to evaluate");
+    for (uint32_t t : tokens)
+        if (t >= c.n_vocab)
+            throw Error(ErrorCode::InvalidArgument, "token id " + std::to_string(t) +
+                                                        " is outside the vocabulary of " + std::to_string(c.n_vocab));
+    if (uint64_t(position_) + tokens.size() > n_ctx_)
+        throw Error(ErrorCode::InvalidArgument, "context full: " + std::to_string(position_) + " + " +
+                                                    std::to_string(tokens.size()) + " tokens exceed the context of " +
+                                                    std::to_string(n_ctx_));
+    std::vector<float> logits;
+    if (options_.record_experts) experts_.assign(c.n_layers, {});
+    for (size_t done = 0; done < tokens.size();) {
+        uint32_t T = static_cast<uint32_t>(std::min<size_t>(options_.max_batch, tokens.size() - done));
+        bool last_chunk = done + T == tokens.size();
+        bool want_all = all_logits;
+        gpu::upload(ctx_, ids_, tokens.data() + done, uint64_t(T) * 4);
+        commands_.begin();
+        record_step(commands_, T, want_all);
+        commands_.submit_and_wait();
+        position_ += T;
+        if (want_all || last_chunk) {
+            size_t rows = want_all ? T : 1;
+            std::vector<float> part = gpu::download<float>(ctx_, logits_, rows * c.n_vocab);
+            if (!want_all) logits.clear();
+            logits.insert(logits.end(), part.begin(), part.end());
+        }
+        if (options_.record_experts) {
+            size_t kk = c.moe.top_k;
+            std::vector<uint32_t> all =
+                gpu::download<uint32_t>(ctx_, expert_ids_, size_t(c.n_layers) * options_.max_batch * kk);
+            for (uint32_t i = 0; i < c.n_layers; ++i) {
+                auto first = all.begin() + size_t(i) * options_.max_batch * kk;
+                experts_[i].insert(experts_[i].end(), first, first + size_t(T) * kk);
+            }
+        }
+        done += T;
+    }
+    return logits;
+}
+
+}  // namespace moevk::runtime
