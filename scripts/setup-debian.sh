@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what moe-vk needs to build and test on Debian 12 (bookworm) or newer.
 # lavapipe (mesa-vulkan-drivers) gives a CPU Vulkan device where no GPU is present.
+# clang and libclang-rt-dev (libFuzzer and the sanitizer runtimes of the default clang) are for
+# scripts/fuzz-gguf.sh.
 set -euo pipefail
 packages=(
   cmake g++ make
   libvulkan-dev libvulkan-volk-dev glslang-tools spirv-tools libglm-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev
   mesa-vulkan-drivers vulkan-validationlayers
+  clang libclang-rt-dev
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

@@ -434,6 +434,7 @@ TEST(GgufWriter, RejectsWhatTheReaderWould) {
     invalid([&] { w.set("k", arr(ValueType::U8, {ival(ValueType::I8, 1)})); },
             {"'k'", "array of u8"});
     invalid([&] { w.set("k", Value{static_cast<ValueType>(13), uint64_t{0}}); }, {"'k'", "13"});
+    invalid([&] { w.set("k", arr(static_cast<ValueType>(14), {})); }, {"'k'", "element type 14"});
     EXPECT_EQ(File::parse(w.bytes(), "w").tensors().size(), 1u)
         << "rejected calls leave the writer as it was";
 }

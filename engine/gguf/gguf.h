@@ -66,6 +66,8 @@ public:
     const std::string& path() const { return path_; }
     uint32_t version() const { return version_; }
     uint64_t alignment() const { return alignment_; }
+    // Aligned start of the data section; the file's size when a file without tensors ends
+    // without padding (vocabulary files do).
     uint64_t data_offset() const { return data_offset_; }
     std::span<const uint8_t> bytes() const { return bytes_; }
 
@@ -122,6 +124,9 @@ public:
     void set_int32s(std::string key, const std::vector<int32_t>& v);
     // `data` must hold exactly the bytes the type and dims imply (checked).
     void add_tensor(std::string name, std::vector<uint64_t> dims, quant::GgmlType type, std::vector<uint8_t> data);
+    // Lays tensors out on `alignment` (a power of two that fits u32) and sets general.alignment.
+    // A general.alignment given to set() is written as is and leaves the layout alone (tests
+    // use it to write bad files).
     void set_alignment(uint64_t alignment);
 
     std::vector<uint8_t> bytes() const;

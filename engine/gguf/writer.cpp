@@ -64,6 +64,9 @@ void check_value(std::string_view key, const Value& v, int depth) {
     } else {
         const auto* a = std::get_if<Array>(&v.data);
         if (!a) bad_value(key, "array value must hold an Array");
+        if (!detail::is_known_value_type(static_cast<uint32_t>(a->element_type)))
+            bad_value(key, "unknown array element type " +
+                               std::to_string(static_cast<uint32_t>(a->element_type)));
         if (a->element_type == ValueType::Array && depth + 1 >= detail::kMaxArrayDepth)
             bad_value(key, "arrays nested deeper than " + std::to_string(detail::kMaxArrayDepth) +
                                " levels");
