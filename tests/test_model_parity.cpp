@@ -22,6 +22,8 @@ const fs::path kModels = fs::path(MOEVK_FIXTURES_DIR) / "models";
 
 struct Reference {
     std::vector<uint32_t> tokens;
+    std::vector<uint32_t> greedy;        // llama.cpp's greedy continuation (not in the exact files)
+    std::vector<double> greedy_margins;  // its best-minus-second logit at each step
     std::vector<std::vector<double>> logits;                     // [position][n_vocab]
     std::vector<std::vector<std::set<uint32_t>>> experts;         // [layer][token]
 };
@@ -32,6 +34,10 @@ Reference load_reference(const fs::path& path) {
     Reference r;
     r.tokens = j.at("prompt_tokens").get<std::vector<uint32_t>>();
     r.logits = j.at("prompt_logits").get<std::vector<std::vector<double>>>();
+    if (j.contains("greedy_tokens")) {
+        r.greedy = j.at("greedy_tokens").get<std::vector<uint32_t>>();
+        r.greedy_margins = j.at("greedy_margins").get<std::vector<double>>();
+    }
     const auto& experts = j.at("experts");
     for (size_t l = 0;; ++l) {
         auto it = experts.find("ffn_moe_topk-" + std::to_string(l));
@@ -112,7 +118,7 @@ TEST_P(FixtureParity, MatchesTheExactReferenceAndLlamaCpp) {
     ASSERT_EQ(exact.experts.size(), model.config().n_layers);
 
     runtime::DeviceModel device(ctx(), model);
-    runtime::Session session(ctx(), device, {.n_ctx = 256, .max_batch = 128, .record_experts = true});
+    runtime::Session session(ctx(), device, {.n_ctx = 320, .max_batch = 128, .record_experts = true});
     std::vector<float> logits = session.eval(exact.tokens);
     ASSERT_EQ(logits.size(), exact.tokens.size() * n_vocab);
 
@@ -128,6 +134,23 @@ TEST_P(FixtureParity, MatchesTheExactReferenceAndLlamaCpp) {
     EXPECT_LE(l.mean_kl, 3e-2);
     EXPECT_GE(l.top1, 0.95);
     EXPECT_GE(l.experts, 0.90);
+
+    // Generation one token at a time (the matrix-vector path over the KV cache) follows
+    // llama.cpp's greedy continuation up to its first near-tie, after which either is right.
+    // Only on the F16 files, where llama.cpp agrees with the exact pass to a KL of ~1e-6: on the
+    // quantised ones its 8-bit activations flip experts (see the agreement above) and with them
+    // tokens of large margin.
+    if (f.model.find("-f16") == std::string::npos) return;
+    size_t clear_steps = 0;
+    while (clear_steps < llama.greedy.size() && llama.greedy_margins[clear_steps] >= 0.1) ++clear_steps;
+    std::vector<float> row(logits.end() - n_vocab, logits.end());
+    for (size_t i = 0; i < clear_steps; ++i) {
+        uint32_t next = static_cast<uint32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+        ASSERT_EQ(next, llama.greedy[i]) << "greedy step " << i << " (llama.cpp margin " << llama.greedy_margins[i] << ")";
+        row = session.eval(std::span<const uint32_t>(&next, 1), false);
+    }
+    std::printf("  greedy: %zu of %zu generated tokens checked and equal to llama.cpp's (%s)\n", clear_steps,
+                llama.greedy.size(), clear_steps < llama.greedy.size() ? "then a near-tie" : "no near-tie");
 }
 
 std::vector<Fixture> fixtures() {
