@@ -25,12 +25,14 @@ uint load_u16(Uints m, uint byte_offset) {
     return (m.v[byte_offset >> 2] >> ((byte_offset & 2u) * 8u)) & 0xFFFFu;
 }
 
-// byte_offset even; two words when it is not a multiple of 4 (the second is then inside the
-// field, so nothing past the matrix is read)
+// byte_offset even. A field that starts mid-word spans two words; the second index is the
+// first's again when it does not, so nothing past the matrix is read, and lanes at either
+// alignment (18-, 22- and 210-byte blocks mix them in one workgroup) take no divergent branch.
 uint load_u32(Uints m, uint byte_offset) {
     uint w = byte_offset >> 2;
-    if ((byte_offset & 2u) == 0u) return m.v[w];
-    return (m.v[w] >> 16) | (m.v[w + 1u] << 16);
+    uint mid = (byte_offset >> 1) & 1u;
+    uint lo = m.v[w], hi = m.v[w + mid];
+    return mid == 0u ? lo : (lo >> 16) | (hi << 16);
 }
 
 float load_f16_at(Uints m, uint byte_offset) { return unpackHalf2x16(load_u16(m, byte_offset)).x; }
