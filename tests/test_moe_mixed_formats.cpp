@@ -59,23 +59,27 @@ protected:
     }
 
     static DenseExpert decoded(const ExpertMatrices& m, const ExpertFormats& f, uint32_t d, uint32_t ff) {
-        return {ff, quant::decode_matrix(f.gate_up, m.gate, ff, d), quant::decode_matrix(f.gate_up, m.up, ff, d),
+        return {ff, quant::decode_matrix(f.gate_up, m.gate, ff, d),
+                quant::decode_matrix(f.gate_up, m.up, ff, d),
                 quant::decode_matrix(f.down, m.down, d, ff)};
     }
 };
 
 TEST_F(MixedFormats, EachMatrixReadsInItsOwnFormat) {
-    MoeConfig c{.d_model = 96, .d_ff = 64, .n_experts = 8, .top_k = 2, .d_ff_shared = 32, .format = WeightFormat::F32};
-    uint64_t bytes = check(c, {WeightFormat::Q8_0, WeightFormat::F16}, {WeightFormat::F16, WeightFormat::Q8_0});
+    MoeConfig c{.d_model = 96, .d_ff = 64, .n_experts = 8, .top_k = 2, .d_ff_shared = 32,
+                .format = WeightFormat::F32};
+    uint64_t bytes =
+        check(c, {WeightFormat::Q8_0, WeightFormat::F16}, {WeightFormat::F16, WeightFormat::Q8_0});
     EXPECT_EQ(bytes, 2 * 64 * quant::row_bytes(WeightFormat::Q8_0, 96) + 96 * 64 * 2);
 }
 
 // As a Q4_K_M file stores an MoE layer: Q4_K gate and up, Q6_K down; the shared expert here in
 // Q5_K and BF16.
 TEST_F(MixedFormats, KQuantsAsQ4_K_MFilesMixThem) {
-    MoeConfig c{.d_model = 256, .d_ff = 256, .n_experts = 4, .top_k = 2, .d_ff_shared = 256, .shared_gated = true,
-                .format = WeightFormat::F32};
-    uint64_t bytes = check(c, {WeightFormat::Q4_K, WeightFormat::Q6_K}, {WeightFormat::Q5_K, WeightFormat::BF16});
+    MoeConfig c{.d_model = 256, .d_ff = 256, .n_experts = 4, .top_k = 2, .d_ff_shared = 256,
+                .shared_gated = true, .format = WeightFormat::F32};
+    uint64_t bytes = check(c, {WeightFormat::Q4_K, WeightFormat::Q6_K},
+                           {WeightFormat::Q5_K, WeightFormat::BF16});
     EXPECT_EQ(bytes, 2 * 256 * 144 + 256 * 210);  // one super-block a row
 }
 

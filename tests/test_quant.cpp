@@ -296,7 +296,8 @@ TEST(BF16, RoundsToNearestEven) {
         uint16_t even = (b & 1u) ? static_cast<uint16_t>(b + 1) : b;
         ASSERT_EQ(float_to_bf16(std::bit_cast<float>(mid)), even) << std::hex << bits;
         ASSERT_EQ(float_to_bf16(std::bit_cast<float>(mid - 1)), b) << std::hex << bits;
-        ASSERT_EQ(float_to_bf16(std::bit_cast<float>(mid + 1)), static_cast<uint16_t>(b + 1)) << std::hex << bits;
+        ASSERT_EQ(float_to_bf16(std::bit_cast<float>(mid + 1)), static_cast<uint16_t>(b + 1))
+            << std::hex << bits;
     }
     EXPECT_EQ(float_to_bf16(std::numeric_limits<float>::max()), 0x7F80u);  // rounds up to infinity
     EXPECT_EQ(float_to_bf16(-std::numeric_limits<float>::infinity()), 0xFF80u);
@@ -391,7 +392,8 @@ std::vector<ErrorBound> error_bounds(WeightFormat format, const std::vector<floa
                 }
                 for (size_t j = 0; j < 8; ++j)
                     for (size_t i = 0; i < 32; ++i)
-                        e[32 * j + i] = {0.5 * (s[j] + d + dmin / levels) * (1 + kF16Slack), s[j] + d + dmin / levels};
+                        e[32 * j + i] = {0.5 * (s[j] + d + dmin / levels) * (1 + kF16Slack),
+                                         s[j] + d + dmin / levels};
             });
             break;
         }
@@ -405,7 +407,8 @@ std::vector<ErrorBound> error_bounds(WeightFormat format, const std::vector<floa
                     d = std::max(d, s[j] / 127);
                 }
                 for (size_t j = 0; j < 16; ++j)
-                    for (size_t i = 0; i < 16; ++i) e[16 * j + i] = {0.5 * (s[j] + d) * (1 + kF16Slack), s[j] + d};
+                    for (size_t i = 0; i < 16; ++i)
+                        e[16 * j + i] = {0.5 * (s[j] + d) * (1 + kF16Slack), s[j] + d};
             });
             break;
         }

@@ -119,7 +119,8 @@ std::vector<uint8_t> encode_matrix(WeightFormat format, const std::vector<float>
     size_t n_blocks = values.size() / block_values(format);
     switch (format) {
         case WeightFormat::F32:
-            for (size_t i = 0; i < values.size(); ++i) detail::put_u32(&o[i * 4], std::bit_cast<uint32_t>(x[i]));
+            for (size_t i = 0; i < values.size(); ++i)
+                detail::put_u32(&o[i * 4], std::bit_cast<uint32_t>(x[i]));
             break;
         case WeightFormat::F16:
             for (size_t i = 0; i < values.size(); ++i) detail::put_u16(&o[i * 2], float_to_half(x[i]));

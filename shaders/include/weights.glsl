@@ -81,7 +81,8 @@ uint block_offset(uint row, uint col, uint row_len) {
 uvec2 k_scale_min(Uints m, uint s, uint j) {
     if (j < 4u) return uvec2(load_u8(m, s + j) & 63u, load_u8(m, s + j + 4u) & 63u);
     uint lo = load_u8(m, s + j + 4u);
-    return uvec2((lo & 15u) | ((load_u8(m, s + j - 4u) >> 6) << 4), (lo >> 4) | ((load_u8(m, s + j) >> 6) << 4));
+    return uvec2((lo & 15u) | ((load_u8(m, s + j - 4u) >> 6) << 4),
+                 (lo >> 4) | ((load_u8(m, s + j) >> 6) << 4));
 }
 #endif
 
@@ -261,7 +262,8 @@ float dot_chunk32(Uints m, uint row, uint col0, uint row_len, Floats x, uint x_b
         uint hi_word = load_u32(m, qh + 4u * w);
         float s = 0.0;
         for (uint b = 0u; b < 4u; ++b) {
-            uint q = ((lo_word >> (8u * b + lo_shift)) & 15u) | (((hi_word >> (8u * b + hi_shift)) & 3u) << 4);
+            uint q = ((lo_word >> (8u * b + lo_shift)) & 15u) |
+                     (((hi_word >> (8u * b + hi_shift)) & 3u) << 4);
             s += float(int(q) - 32) * x.v[xb + 4u * w + b];
         }
         sums[w >> 2] += s;
