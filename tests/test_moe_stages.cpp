@@ -177,86 +177,127 @@ TEST_F(MoeStages, PermuteIsAStableCountingSort) {
 }
 
 struct FfnCase {
-    quant::WeightFormat format;
+    ExpertFormats formats;  // gate/up pass, down pass
     uint32_t tokens, experts, k, d, ff;
 };
 
-class ExpertFfn : public test::GpuTest, public testing::WithParamInterface<quant::WeightFormat> {};
-
 // Runs permute + grouped GEMM (and, separately, the matvec path) on fixed routing and checks
 // every row against the reference FFN on the same dequantised weights.
+void check_expert_ffn(gpu::Context& ctx, const FfnCase& s, double rtol) {
+    SCOPED_TRACE(testing::Message() << quant::format_name(s.formats.gate_up) << "/"
+                                    << quant::format_name(s.formats.down) << " T=" << s.tokens
+                                    << " E=" << s.experts << " K=" << s.k << " d=" << s.d << " ff=" << s.ff);
+    // Random f32 weights, stored in each pass's format; the reference gets them dequantised.
+    MoeConfig c{.d_model = s.d, .d_ff = s.ff, .n_experts = s.experts, .top_k = s.k,
+                .format = quant::WeightFormat::F32};
+    MoeWeights w = random_weights(c, s.tokens * 7 + s.experts);
+    std::vector<DenseExpert> dense;
+    for (ExpertMatrices& m : w.experts) {
+        DenseExpert e = dequantize(m, quant::WeightFormat::F32, s.d, s.ff);
+        m = {quant::encode_matrix(s.formats.gate_up, e.gate, s.ff, s.d),
+             quant::encode_matrix(s.formats.gate_up, e.up, s.ff, s.d),
+             quant::encode_matrix(s.formats.down, e.down, s.d, s.ff)};
+        dense.push_back({s.ff, quant::decode_matrix(s.formats.gate_up, m.gate, s.ff, s.d),
+                         quant::decode_matrix(s.formats.gate_up, m.up, s.ff, s.d),
+                         quant::decode_matrix(s.formats.down, m.down, s.d, s.ff)});
+    }
+    MoeWeightsView v = view(w);
+    v.formats = s.formats;
+    DeviceMoeWeights dw(ctx, v);
+
+    uint32_t pairs = s.tokens * s.k;
+    std::vector<float> x = random_floats(size_t(s.tokens) * s.d, 5);
+    std::vector<uint32_t> ids = random_routing(s.tokens, s.experts, s.k, 9 + s.tokens);
+    if (s.k == 1 && s.experts == 8) std::fill(ids.begin(), ids.end(), 3u);  // all to one expert
+    reference::Permutation perm = reference::permute(ids, s.experts, kUncapped);
+    // Reference output of every pair.
+    std::vector<double> want_y(size_t(pairs) * s.d), h, y;
+    for (uint32_t p = 0; p < pairs; ++p) {
+        reference::expert_ffn(&x[size_t(p / s.k) * s.d], dense[ids[p]], s.d, h, y);
+        std::copy(y.begin(), y.end(), &want_y[size_t(p) * s.d]);
+    }
+
+    gpu::Buffer xb = device_buffer(ctx, x, "x"), idb = device_buffer(ctx, ids, "ids");
+    uint32_t max_tiles = max_gemm_tiles(pairs, s.experts);
+    gpu::Buffer counts = poisoned_buffer(ctx, s.experts, "counts"), kept = poisoned_buffer(ctx, s.experts, "kept"),
+                offsets = poisoned_buffer(ctx, s.experts, "offsets"),
+                tiles = poisoned_buffer(ctx, max_tiles * 3, "tiles"), meta = poisoned_buffer(ctx, MOE_META_WORDS, "meta"),
+                row_pair = poisoned_buffer(ctx, pairs, "row_pair"), pair_row = poisoned_buffer(ctx, pairs, "pair_row"),
+                hb = poisoned_buffer(ctx, size_t(pairs) * s.ff, "h"), yb = poisoned_buffer(ctx, size_t(pairs) * s.d, "y");
+    run(ctx, [&](gpu::CommandBuffer& cb) {
+        PermuteBuffers pb{idb.address(),   counts.address(), kept.address(),     offsets.address(),
+                          tiles.address(), meta.address(),   row_pair.address(), pair_row.address()};
+        record_permute(cb, ctx, pb, pairs, s.experts, kUncapped, gemm_col_groups(s.ff), gemm_col_groups(s.d));
+        cb.barrier();
+        record_expert_gemm_indirect(cb, ctx,
+                                    {s.formats.gate_up, true, xb.address(), hb.address(), row_pair.address(),
+                                     tiles.address(), dw.expert_table(), s.d, s.ff, s.k},
+                                    meta, MOE_META_GATE_UP_ARGS * 4);
+        cb.barrier();
+        record_expert_gemm_indirect(cb, ctx,
+                                    {s.formats.down, false, hb.address(), yb.address(), 0, tiles.address(),
+                                     dw.expert_table(), s.ff, s.d, s.k},
+                                    meta, MOE_META_DOWN_ARGS * 4);
+    });
+    // GEMM rows are in permuted order: row r holds pair perm.row_pair[r].
+    auto got_rows = gpu::download<float>(ctx, yb, size_t(pairs) * s.d);
+    std::vector<float> got_pairs(got_rows.size());
+    for (uint32_t r = 0; r < pairs; ++r)
+        std::copy_n(&got_rows[size_t(r) * s.d], s.d, &got_pairs[size_t(perm.row_pair[r]) * s.d]);
+    EXPECT_TRUE(all_close(got_pairs, want_y, rtol)) << "grouped GEMM";
+
+    gpu::Buffer hv = poisoned_buffer(ctx, size_t(pairs) * s.ff, "h"), yv = poisoned_buffer(ctx, size_t(pairs) * s.d, "y");
+    run(ctx, [&](gpu::CommandBuffer& cb) {
+        record_expert_matvec(cb, ctx, {s.formats.gate_up, true, xb.address(), hv.address(), idb.address(),
+                                       dw.expert_table(), s.d, s.ff, pairs, s.k});
+        cb.barrier();
+        record_expert_matvec(cb, ctx, {s.formats.down, false, hv.address(), yv.address(), idb.address(),
+                                       dw.expert_table(), s.ff, s.d, pairs, s.k});
+    });
+    EXPECT_TRUE(all_close(gpu::download<float>(ctx, yv, size_t(pairs) * s.d), want_y, rtol)) << "matvec";
+}
+
+class ExpertFfn : public test::GpuTest, public testing::WithParamInterface<quant::WeightFormat> {};
+
 TEST_P(ExpertFfn, GemmAndMatvecMatchReference) {
     quant::WeightFormat format = GetParam();
-    bool q = format == quant::WeightFormat::Q8_0;
+    ExpertFormats f{format, format};
+    bool q = quant::block_values(format) > 1;  // q8_0 rows are whole 32-blocks
     std::vector<FfnCase> cases = {
-        {format, 1, 1, 1, q ? 32u : 33u, q ? 64u : 17u},  {format, 2, 8, 2, q ? 96u : 100u, q ? 160u : 72u},
-        {format, 7, 60, 4, q ? 64u : 70u, q ? 96u : 90u}, {format, 64, 8, 8, q ? 96u : 100u, q ? 160u : 72u},
-        {format, 40, 8, 1, 64, 64},
+        {f, 1, 1, 1, q ? 32u : 33u, q ? 64u : 17u},  {f, 2, 8, 2, q ? 96u : 100u, q ? 160u : 72u},
+        {f, 7, 60, 4, q ? 64u : 70u, q ? 96u : 90u}, {f, 64, 8, 8, q ? 96u : 100u, q ? 160u : 72u},
+        {f, 40, 8, 1, 64, 64},
     };
-    for (const FfnCase& s : cases) {
-        SCOPED_TRACE(testing::Message() << quant::format_name(format) << " T=" << s.tokens << " E=" << s.experts
-                                        << " K=" << s.k << " d=" << s.d << " ff=" << s.ff);
-        MoeConfig c{.d_model = s.d, .d_ff = s.ff, .n_experts = s.experts, .top_k = s.k, .format = format};
-        MoeWeights w = random_weights(c, s.tokens * 7 + s.experts);
-        std::vector<DenseExpert> dense;
-        for (const auto& m : w.experts) dense.push_back(dequantize(m, format, s.d, s.ff));
-        DeviceMoeWeights dw(ctx(), w);
-
-        uint32_t pairs = s.tokens * s.k;
-        std::vector<float> x = random_floats(size_t(s.tokens) * s.d, 5);
-        std::vector<uint32_t> ids = random_routing(s.tokens, s.experts, s.k, 9 + s.tokens);
-        if (s.k == 1 && s.experts == 8) std::fill(ids.begin(), ids.end(), 3u);  // all to one expert
-        reference::Permutation perm = reference::permute(ids, s.experts, kUncapped);
-        // Reference output of every pair.
-        std::vector<double> want_y(size_t(pairs) * s.d), h, y;
-        for (uint32_t p = 0; p < pairs; ++p) {
-            reference::expert_ffn(&x[size_t(p / s.k) * s.d], dense[ids[p]], s.d, h, y);
-            std::copy(y.begin(), y.end(), &want_y[size_t(p) * s.d]);
-        }
-
-        gpu::Buffer xb = device_buffer(ctx(), x, "x"), idb = device_buffer(ctx(), ids, "ids");
-        uint32_t max_tiles = max_gemm_tiles(pairs, s.experts);
-        gpu::Buffer counts = poisoned_buffer(ctx(), s.experts, "counts"), kept = poisoned_buffer(ctx(), s.experts, "kept"),
-                    offsets = poisoned_buffer(ctx(), s.experts, "offsets"),
-                    tiles = poisoned_buffer(ctx(), max_tiles * 3, "tiles"), meta = poisoned_buffer(ctx(), MOE_META_WORDS, "meta"),
-                    row_pair = poisoned_buffer(ctx(), pairs, "row_pair"), pair_row = poisoned_buffer(ctx(), pairs, "pair_row"),
-                    hb = poisoned_buffer(ctx(), size_t(pairs) * s.ff, "h"), yb = poisoned_buffer(ctx(), size_t(pairs) * s.d, "y");
-        run(ctx(), [&](gpu::CommandBuffer& cb) {
-            PermuteBuffers pb{idb.address(),   counts.address(), kept.address(),     offsets.address(),
-                              tiles.address(), meta.address(),   row_pair.address(), pair_row.address()};
-            record_permute(cb, ctx(), pb, pairs, s.experts, kUncapped, gemm_col_groups(s.ff), gemm_col_groups(s.d));
-            cb.barrier();
-            record_expert_gemm_indirect(cb, ctx(),
-                                        {format, true, xb.address(), hb.address(), row_pair.address(),
-                                         tiles.address(), dw.expert_table(), s.d, s.ff, s.k},
-                                        meta, MOE_META_GATE_UP_ARGS * 4);
-            cb.barrier();
-            record_expert_gemm_indirect(cb, ctx(),
-                                        {format, false, hb.address(), yb.address(), 0, tiles.address(),
-                                         dw.expert_table(), s.ff, s.d, s.k},
-                                        meta, MOE_META_DOWN_ARGS * 4);
-        });
-        // GEMM rows are in permuted order: row r holds pair perm.row_pair[r].
-        auto got_rows = gpu::download<float>(ctx(), yb, size_t(pairs) * s.d);
-        std::vector<float> got_pairs(got_rows.size());
-        for (uint32_t r = 0; r < pairs; ++r)
-            std::copy_n(&got_rows[size_t(r) * s.d], s.d, &got_pairs[size_t(perm.row_pair[r]) * s.d]);
-        EXPECT_TRUE(all_close(got_pairs, want_y, 2e-5)) << "grouped GEMM";
-
-        gpu::Buffer hv = poisoned_buffer(ctx(), size_t(pairs) * s.ff, "h"), yv = poisoned_buffer(ctx(), size_t(pairs) * s.d, "y");
-        run(ctx(), [&](gpu::CommandBuffer& cb) {
-            record_expert_matvec(cb, ctx(), {format, true, xb.address(), hv.address(), idb.address(),
-                                             dw.expert_table(), s.d, s.ff, pairs, s.k});
-            cb.barrier();
-            record_expert_matvec(cb, ctx(), {format, false, hv.address(), yv.address(), idb.address(),
-                                             dw.expert_table(), s.ff, s.d, pairs, s.k});
-        });
-        EXPECT_TRUE(all_close(gpu::download<float>(ctx(), yv, size_t(pairs) * s.d), want_y, 2e-5)) << "matvec";
-    }
+    for (const FfnCase& s : cases) check_expert_ffn(ctx(), s, 2e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, ExpertFfn,
-                         testing::Values(quant::WeightFormat::F32, quant::WeightFormat::F16, quant::WeightFormat::Q8_0),
+                         testing::Values(quant::WeightFormat::F32, quant::WeightFormat::F16, quant::WeightFormat::BF16,
+                                         quant::WeightFormat::Q8_0),
+                         [](const auto& info) { return std::string(quant::format_name(info.param)); });
+
+// The block formats, each pass in turn: rows of 256 values (one K-quant super-block, eight
+// 32-blocks) while the pass's output count (200) is not a multiple of the 64-column GEMM tile;
+// the other pass reads f32. Then both passes in the format with ff = 512. Token counts: one
+// (a single pair per expert) and counts that are not multiples of the 16-row GEMM tile.
+class BlockFormatFfn : public test::GpuTest, public testing::WithParamInterface<quant::WeightFormat> {};
+
+TEST_P(BlockFormatFfn, GemmAndMatvecMatchReference) {
+    using quant::WeightFormat;
+    WeightFormat format = GetParam();
+    std::vector<FfnCase> cases = {
+        {{format, WeightFormat::F32}, 1, 4, 2, 256, 200},
+        {{WeightFormat::F32, format}, 37, 4, 2, 200, 256},
+        {{format, format}, 19, 3, 1, 256, 512},
+    };
+    for (const FfnCase& s : cases) check_expert_ffn(ctx(), s, 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, BlockFormatFfn,
+                         testing::Values(quant::WeightFormat::Q4_0, quant::WeightFormat::Q4_1,
+                                         quant::WeightFormat::Q5_0, quant::WeightFormat::Q5_1,
+                                         quant::WeightFormat::Q8_0, quant::WeightFormat::Q4_K,
+                                         quant::WeightFormat::Q5_K, quant::WeightFormat::Q6_K),
                          [](const auto& info) { return std::string(quant::format_name(info.param)); });
 
 TEST_F(MoeStages, CombineMatchesReference) {

@@ -3,13 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
+#include <algorithm>
 
 #include "gpu/error.h"
 #include "quant/formats.h"
+#include "quant/ggml_types.h"
 
 namespace moevk::quant {
 namespace {
@@ -273,15 +276,257 @@ TEST(Formats, F32AndF16RoundTrip) {
     }
 }
 
-TEST(Formats, RowBytes) {
-    EXPECT_EQ(row_bytes(WeightFormat::F32, 10), 40u);
-    EXPECT_EQ(row_bytes(WeightFormat::F16, 10), 20u);
-    EXPECT_EQ(row_bytes(WeightFormat::F16, 33), 66u);
-    EXPECT_EQ(row_bytes(WeightFormat::Q8_0, 32), 34u);
-    EXPECT_EQ(row_bytes(WeightFormat::Q8_0, 4096), 4096u / 32 * 34);
-    EXPECT_EQ(block_values(WeightFormat::F32), 1u);
-    EXPECT_EQ(block_values(WeightFormat::F16), 1u);
-    EXPECT_EQ(block_values(WeightFormat::Q8_0), 32u);
+// --- bf16 ------------------------------------------------------------------------------------
+
+TEST(BF16, DecodeIsTheUpperHalfOfAFloat) {
+    for (uint32_t bits = 0; bits <= 0xFFFFu; ++bits)
+        ASSERT_EQ(std::bit_cast<uint32_t>(bf16_to_float(static_cast<uint16_t>(bits))), bits << 16) << bits;
+}
+
+TEST(BF16, RoundsToNearestEven) {
+    for (uint32_t bits = 0; bits <= 0xFFFFu; ++bits) {
+        uint16_t b = static_cast<uint16_t>(bits);
+        float f = bf16_to_float(b);
+        if (std::isnan(f)) continue;
+        ASSERT_EQ(float_to_bf16(f), b) << std::hex << bits;
+        if ((b & 0x7FFFu) >= 0x7F7Fu) continue;  // the last finite value and the infinity
+        // Halfway to the next bf16 (away from zero) ties to the even one; a float ulp either
+        // side goes to the nearer.
+        uint32_t mid = (uint32_t(b) << 16) | 0x8000u;
+        uint16_t even = (b & 1u) ? static_cast<uint16_t>(b + 1) : b;
+        ASSERT_EQ(float_to_bf16(std::bit_cast<float>(mid)), even) << std::hex << bits;
+        ASSERT_EQ(float_to_bf16(std::bit_cast<float>(mid - 1)), b) << std::hex << bits;
+        ASSERT_EQ(float_to_bf16(std::bit_cast<float>(mid + 1)), static_cast<uint16_t>(b + 1))
+            << std::hex << bits;
+    }
+    EXPECT_EQ(float_to_bf16(std::numeric_limits<float>::max()), 0x7F80u);  // rounds up to infinity
+    EXPECT_EQ(float_to_bf16(-std::numeric_limits<float>::infinity()), 0xFF80u);
+    EXPECT_EQ(float_to_bf16(1.0f), 0x3F80u);
+    EXPECT_EQ(float_to_bf16(-0.0f), 0x8000u);
+    EXPECT_EQ(float_to_bf16(std::numeric_limits<float>::denorm_min()), 0x0000u);
+    // A NaN whose payload is only in the low half must not become an infinity.
+    for (uint32_t bits : {0x7F800001u, 0xFF800001u, 0x7FC00000u, 0x7F80FFFFu}) {
+        float nan = std::bit_cast<float>(bits);
+        EXPECT_TRUE(std::isnan(bf16_to_float(float_to_bf16(nan)))) << std::hex << bits;
+        EXPECT_EQ(float_to_bf16(nan) & 0x8000u, (bits >> 16) & 0x8000u);
+    }
+}
+
+TEST(BF16, MatrixRoundTrip) {
+    std::vector<float> values = {0.0f, -0.0f, 1.0f, -2.5f, 3.14159265f, 1e30f, 1e-30f, -1e5f, 0.1f};
+    std::vector<uint8_t> bytes = encode_matrix(WeightFormat::BF16, values, 3, 3);
+    ASSERT_EQ(bytes.size(), 18u);
+    std::vector<float> back = decode_matrix(WeightFormat::BF16, bytes, 3, 3);
+    for (size_t i = 0; i < values.size(); ++i) {
+        uint16_t b = static_cast<uint16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8));  // little-endian
+        EXPECT_EQ(b, float_to_bf16(values[i])) << i;
+        EXPECT_EQ(back[i], bf16_to_float(b)) << i;
+        EXPECT_LE(std::fabs(back[i] - values[i]), std::fabs(values[i]) * 0x1p-8f) << i;  // half a bf16 ulp
+    }
+}
+
+// --- the block formats: encode then decode on random data --------------------------------------
+
+// Per value, the error the format must reach and the step it quantises with, both derived from
+// the input alone: `max_err` bounds every value; the RMS of err / step must be what rounding to
+// nearest gives (about 0.29 for uniform data; truncating would give 0.58).
+struct ErrorBound {
+    double max_err, step;
+};
+
+double amax_of(const float* x, size_t n) {
+    double a = 0;
+    for (size_t i = 0; i < n; ++i) a = std::max(a, double(std::fabs(x[i])));
+    return a;
+}
+
+// 2^-10 covers the f16 rounding of stored scales and mins (half an f16 ulp is 2^-11 relative).
+constexpr double kF16Slack = 1.0 / 1024;
+
+std::vector<ErrorBound> error_bounds(WeightFormat format, const std::vector<float>& x) {
+    std::vector<ErrorBound> out(x.size());
+    auto per_group = [&](size_t n, auto bound_of_group) {
+        for (size_t g = 0; g < x.size() / n; ++g) bound_of_group(&x[g * n], &out[g * n]);
+    };
+    switch (format) {
+        case WeightFormat::Q4_0:
+        case WeightFormat::Q5_0:
+        case WeightFormat::Q8_0: {
+            // Symmetric: step = amax / 8 (16, 127). Q4_0 and Q5_0 put the largest magnitude on the
+            // most negative code, so the opposite extreme may clip by a whole step.
+            double levels = format == WeightFormat::Q4_0 ? 8 : format == WeightFormat::Q5_0 ? 16 : 127;
+            double clip = format == WeightFormat::Q8_0 ? 0.5 + 127 * kF16Slack : 1.0 + kF16Slack;
+            per_group(32, [&](const float* b, ErrorBound* e) {
+                double step = amax_of(b, 32) / levels;
+                for (size_t i = 0; i < 32; ++i) e[i] = {clip * step, step};
+            });
+            break;
+        }
+        case WeightFormat::Q4_1:
+        case WeightFormat::Q5_1: {
+            // step = (max - min) / 15 (31); the f16 min and step shift values by a little.
+            double levels = format == WeightFormat::Q4_1 ? 15 : 31;
+            per_group(32, [&](const float* b, ErrorBound* e) {
+                auto [lo, hi] = std::minmax_element(b, b + 32);
+                double step = (double(*hi) - *lo) / levels;
+                double slack = kF16Slack * (std::fabs(*lo) + (levels + 1) * step);
+                for (size_t i = 0; i < 32; ++i) e[i] = {step / 2 + slack, step};
+            });
+            break;
+        }
+        case WeightFormat::Q4_K:
+        case WeightFormat::Q5_K: {
+            // Sub-block j of 32 ideally steps by s_j = (max_j - min(min_j, 0)) / 15 (31). Its 6-bit
+            // scale, a multiple of d ~ max_j s_j / 63, can make the step up to d larger; its 6-bit
+            // min, a multiple of dmin ~ max_j(-min_j) / 63, rounded up, widens the range by up to
+            // dmin.
+            double levels = format == WeightFormat::Q4_K ? 15 : 31;
+            per_group(256, [&](const float* b, ErrorBound* e) {
+                double s[8], d = 0, dmin = 0;
+                for (size_t j = 0; j < 8; ++j) {
+                    auto [lo, hi] = std::minmax_element(b + 32 * j, b + 32 * j + 32);
+                    double low = std::min(0.0, double(*lo));
+                    s[j] = (double(*hi) - low) / levels;
+                    d = std::max(d, s[j] / 63);
+                    dmin = std::max(dmin, -low / 63);
+                }
+                for (size_t j = 0; j < 8; ++j)
+                    for (size_t i = 0; i < 32; ++i)
+                        e[32 * j + i] = {0.5 * (s[j] + d + dmin / levels) * (1 + kF16Slack),
+                                         s[j] + d + dmin / levels};
+            });
+            break;
+        }
+        case WeightFormat::Q6_K: {
+            // Sub-block j of 16 ideally steps by s_j = amax_j / 31; its 8-bit scale, a multiple of
+            // d ~ max_j s_j / 127, can make the step up to d larger.
+            per_group(256, [&](const float* b, ErrorBound* e) {
+                double s[16], d = 0;
+                for (size_t j = 0; j < 16; ++j) {
+                    s[j] = amax_of(b + 16 * j, 16) / 31;
+                    d = std::max(d, s[j] / 127);
+                }
+                for (size_t j = 0; j < 16; ++j)
+                    for (size_t i = 0; i < 16; ++i)
+                        e[16 * j + i] = {0.5 * (s[j] + d) * (1 + kF16Slack), s[j] + d};
+            });
+            break;
+        }
+        default: ADD_FAILURE() << "no bound for " << format_name(format);
+    }
+    return out;
+}
+
+class BlockFormat : public testing::TestWithParam<WeightFormat> {};
+
+// Each 32-value group gets its own magnitude (2^-6 .. 2^2) and, in turn, values of both signs,
+// all positive or all negative, so a decoder that takes the wrong block's or sub-block's scale or
+// min fails the bound, and the minimum-carrying formats see non-zero minimums.
+std::vector<float> varied_blocks(size_t n, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (size_t g = 0; g < n / 32; ++g) {
+        float scale = std::ldexp(1.0f, static_cast<int>((g * 5) % 9) - 6);
+        for (size_t i = 0; i < 32; ++i) {
+            float u = unit(rng);
+            float x = g % 3 == 0 ? 2 * u - 1 : g % 3 == 1 ? 0.25f + 0.75f * u : -0.5f - 0.5f * u;
+            v[g * 32 + i] = scale * x;
+        }
+    }
+    return v;
+}
+
+TEST_P(BlockFormat, ErrorIsWithinTheFormatsStep) {
+    const WeightFormat format = GetParam();
+    const size_t rows = 5, row_len = 512;  // two super-blocks, sixteen 32-blocks a row
+    std::vector<float> x = varied_blocks(rows * row_len, 17 + static_cast<int>(format));
+    std::vector<uint8_t> bytes = encode_matrix(format, x, rows, row_len);
+    ASSERT_EQ(bytes.size(), rows * row_len / block_values(format) * block_bytes(format));
+    std::vector<float> y = decode_matrix(format, bytes, rows, row_len);
+    ASSERT_EQ(y.size(), x.size());
+    std::vector<ErrorBound> bounds = error_bounds(format, x);
+    double sum_sq = 0;
+    size_t over = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        double err = std::fabs(double(y[i]) - x[i]);
+        if (!(err <= bounds[i].max_err) && over++ < 5)
+            ADD_FAILURE() << "value " << i << ": " << x[i] << " decoded as " << y[i] << ", error " << err
+                          << " > " << bounds[i].max_err << " (step " << bounds[i].step << ")";
+        sum_sq += (err / bounds[i].step) * (err / bounds[i].step);
+    }
+    EXPECT_EQ(over, 0u);
+    double rms = std::sqrt(sum_sq / x.size());
+    EXPECT_LT(rms, 0.36) << "RMS error in steps";
+    EXPECT_GT(rms, 0.1) << "RMS error in steps (the data are not meant to be exact)";
+}
+
+TEST_P(BlockFormat, ZerosDecodeToPositiveZeros) {
+    const WeightFormat format = GetParam();
+    const size_t n = 2 * 256;
+    std::vector<float> zeros(n, 0.0f);
+    // One zero super-block between two others: a zero scale must not become NaN (0 / 0).
+    std::vector<float> mixed = varied_blocks(3 * 256, 5);
+    std::fill(mixed.begin() + 256, mixed.begin() + 512, 0.0f);
+    for (const std::vector<float>* x : {&zeros, &mixed}) {
+        std::vector<float> y = decode_matrix(format, encode_matrix(format, *x, 1, x->size()), 1, x->size());
+        size_t first = x == &zeros ? 0 : 256, last = x == &zeros ? n : 512;
+        for (size_t i = first; i < last; ++i) {
+            ASSERT_EQ(y[i], 0.0f) << i;
+            ASSERT_FALSE(std::signbit(y[i])) << i;
+        }
+        for (float v : y) ASSERT_TRUE(std::isfinite(v));
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Quantised, BlockFormat,
+                         testing::Values(WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::Q5_0,
+                                         WeightFormat::Q5_1, WeightFormat::Q8_0, WeightFormat::Q4_K,
+                                         WeightFormat::Q5_K, WeightFormat::Q6_K),
+                         [](const auto& info) { return std::string(format_name(info.param)); });
+
+// --- every format: geometry, names, bad lengths ------------------------------------------------
+
+struct Geometry {
+    WeightFormat format;
+    const char* name;
+    size_t values, bytes;  // per block, as GGUF lays the format out
+};
+constexpr Geometry kGeometry[] = {
+    {WeightFormat::F32, "f32", 1, 4},       {WeightFormat::F16, "f16", 1, 2},
+    {WeightFormat::BF16, "bf16", 1, 2},     {WeightFormat::Q4_0, "q4_0", 32, 18},
+    {WeightFormat::Q4_1, "q4_1", 32, 20},   {WeightFormat::Q5_0, "q5_0", 32, 22},
+    {WeightFormat::Q5_1, "q5_1", 32, 24},   {WeightFormat::Q8_0, "q8_0", 32, 34},
+    {WeightFormat::Q4_K, "q4_k", 256, 144}, {WeightFormat::Q5_K, "q5_k", 256, 176},
+    {WeightFormat::Q6_K, "q6_k", 256, 210},
+};
+
+TEST(Formats, BlockGeometryOfEveryFormat) {
+    ASSERT_EQ(std::size(kGeometry), std::size(kWeightFormats));
+    for (size_t i = 0; i < std::size(kGeometry); ++i) {
+        const Geometry& g = kGeometry[i];
+        SCOPED_TRACE(g.name);
+        EXPECT_EQ(kWeightFormats[i], g.format);
+        EXPECT_STREQ(format_name(g.format), g.name);
+        EXPECT_EQ(block_values(g.format), g.values);
+        EXPECT_EQ(block_bytes(g.format), g.bytes);
+        EXPECT_EQ(row_bytes(g.format, g.values), g.bytes);
+        EXPECT_EQ(row_bytes(g.format, 7 * g.values), 7 * g.bytes);
+        EXPECT_EQ(row_bytes(g.format, 0), 0u);
+        // The GGUF type table agrees, and the format maps to its ggml type and back.
+        std::optional<GgmlTypeInfo> t = ggml_type_info(static_cast<uint32_t>(to_ggml_type(g.format)));
+        ASSERT_TRUE(t.has_value());
+        EXPECT_EQ(t->block_values, g.values);
+        EXPECT_EQ(t->block_bytes, g.bytes);
+        EXPECT_EQ(to_weight_format(to_ggml_type(g.format)), g.format);
+    }
+    EXPECT_EQ(row_bytes(WeightFormat::F16, 33), 66u);  // plain formats take any length
+    EXPECT_EQ(row_bytes(WeightFormat::BF16, 33), 66u);
+    EXPECT_EQ(row_bytes(WeightFormat::Q4_K, 4096), 16u * 144);
+    EXPECT_EQ(row_bytes(WeightFormat::Q6_K, 14336), 56u * 210);
+    // Types no kernel reads stay unmapped.
+    for (GgmlType t : {GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q8_1, GgmlType::IQ4_XS, GgmlType::MXFP4})
+        EXPECT_EQ(to_weight_format(t), std::nullopt) << static_cast<uint32_t>(t);
 }
 
 TEST(Formats, RowBytesRejectsPartialBlocks) {
@@ -292,8 +537,27 @@ TEST(Formats, RowBytesRejectsPartialBlocks) {
         EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
         EXPECT_NE(std::string(e.what()).find("33"), std::string::npos) << e.what();
     }
+    for (const Geometry& g : kGeometry) {
+        if (g.values == 1) continue;
+        // Less than a block, a block and a bit, and (for the K-quants) whole 32-blocks that do
+        // not fill a super-block.
+        std::vector<size_t> bad = {1, g.values / 2, g.values + 1, 3 * g.values - 16};
+        if (g.values == 256) bad.insert(bad.end(), {32, 288, 4096 + 64});
+        for (size_t len : bad) {
+            SCOPED_TRACE(testing::Message() << g.name << " row_len " << len);
+            try {
+                row_bytes(g.format, len);
+                ADD_FAILURE() << "did not throw";
+            } catch (const Error& e) {
+                EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+                std::string what = e.what();
+                EXPECT_NE(what.find(std::to_string(len)), std::string::npos) << what;
+                EXPECT_NE(what.find(g.name), std::string::npos) << what;
+            }
+            EXPECT_THROW(encode_matrix(g.format, std::vector<float>(len), 1, len), Error);
+        }
+    }
     EXPECT_THROW(row_bytes(WeightFormat::Q8_0, 1), Error);
-    EXPECT_THROW(encode_matrix(WeightFormat::Q8_0, std::vector<float>(48), 1, 48), Error);
 }
 
 TEST(Formats, WrongSizesThrow) {
@@ -310,15 +574,25 @@ TEST(Formats, WrongSizesThrow) {
 }
 
 TEST(Formats, NamesRoundTrip) {
-    for (WeightFormat f : {WeightFormat::F32, WeightFormat::F16, WeightFormat::Q8_0}) {
+    for (WeightFormat f : kWeightFormats) {
         std::optional<WeightFormat> parsed = parse_format(format_name(f));
         ASSERT_TRUE(parsed.has_value()) << format_name(f);
         EXPECT_EQ(*parsed, f);
+        // llama.cpp's spelling ("q4_K") and any other case name the same format.
+        std::string upper = format_name(f);
+        for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        EXPECT_EQ(parse_format(upper), f) << upper;
+        EXPECT_EQ(parse_format(ggml_type_info(static_cast<uint32_t>(to_ggml_type(f)))->name), f);
     }
     EXPECT_STREQ(format_name(WeightFormat::Q8_0), "q8_0");
-    EXPECT_EQ(parse_format("q4_k"), std::nullopt);
+    EXPECT_EQ(parse_format("q4_K"), WeightFormat::Q4_K);
+    EXPECT_EQ(parse_format("Q6_k"), WeightFormat::Q6_K);
+    EXPECT_EQ(parse_format("BF16"), WeightFormat::BF16);
+    EXPECT_EQ(parse_format("q3_k"), std::nullopt);
+    EXPECT_EQ(parse_format("q4"), std::nullopt);
     EXPECT_EQ(parse_format(""), std::nullopt);
     EXPECT_EQ(parse_format("f32 "), std::nullopt);
+    EXPECT_EQ(format_names(), "f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k");
 }
 
 }  // namespace

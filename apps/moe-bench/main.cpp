@@ -49,7 +49,9 @@ int main(int argc, char** argv) {
     bool list = false, validation = false;
     uint64_t seed = 1;
     app.add_option("--shapes", shapes, "mixtral, qwen3, olmoe or DxFFxExK")->delimiter(',')->capture_default_str();
-    app.add_option("--formats", formats, "expert weight formats: f32, f16, q8_0")->delimiter(',')->capture_default_str();
+    app.add_option("--formats", formats, "expert weight formats: " + quant::format_names() + " (any case)")
+        ->delimiter(',')
+        ->capture_default_str();
     app.add_option("--tokens", token_counts, "tokens per run: 1 is decode, more is prefill (default 1,512; 1 on a CPU device)")
         ->delimiter(',')
         ->capture_default_str();
@@ -75,7 +77,9 @@ int main(int argc, char** argv) {
             for (const std::string& f : formats) {
                 moe::MoeConfig c = parse_shape(s);
                 auto format = quant::parse_format(f);
-                if (!format) throw Error(ErrorCode::InvalidArgument, "unknown format \"" + f + "\": use f32, f16 or q8_0");
+                if (!format)
+                    throw Error(ErrorCode::InvalidArgument,
+                                "unknown format \"" + f + "\": use one of " + quant::format_names());
                 c.format = *format;
                 moe::validate(c);
                 cases.emplace_back(s, c);

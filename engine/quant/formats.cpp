@@ -1,44 +1,67 @@
 #include "quant/formats.h"
 
-#include <algorithm>
 #include <bit>
+#include <cctype>
 #include <cmath>
-#include <cstring>
 
 #include "gpu/error.h"
+#include "quant/block_codecs.h"
 
 namespace moevk::quant {
 
-const char* format_name(WeightFormat format) {
+namespace {
+
+struct FormatInfo {
+    const char* name;
+    size_t block_values;
+    size_t block_bytes;
+};
+
+FormatInfo info(WeightFormat format) {
     switch (format) {
-        case WeightFormat::F32: return "f32";
-        case WeightFormat::F16: return "f16";
-        case WeightFormat::Q8_0: return "q8_0";
+        case WeightFormat::F32: return {"f32", 1, 4};
+        case WeightFormat::F16: return {"f16", 1, 2};
+        case WeightFormat::BF16: return {"bf16", 1, 2};
+        case WeightFormat::Q4_0: return {"q4_0", 32, 18};
+        case WeightFormat::Q4_1: return {"q4_1", 32, 20};
+        case WeightFormat::Q5_0: return {"q5_0", 32, 22};
+        case WeightFormat::Q5_1: return {"q5_1", 32, 24};
+        case WeightFormat::Q8_0: return {"q8_0", kQ8_0BlockValues, kQ8_0BlockBytes};
+        case WeightFormat::Q4_K: return {"q4_k", kSuperBlockValues, 144};
+        case WeightFormat::Q5_K: return {"q5_k", kSuperBlockValues, 176};
+        case WeightFormat::Q6_K: return {"q6_k", kSuperBlockValues, 210};
     }
-    return "?";
+    return {"?", 1, 0};
 }
 
+}  // namespace
+
+const char* format_name(WeightFormat format) { return info(format).name; }
+
 std::optional<WeightFormat> parse_format(std::string_view name) {
-    for (WeightFormat f : {WeightFormat::F32, WeightFormat::F16, WeightFormat::Q8_0})
-        if (name == format_name(f)) return f;
+    std::string lower(name);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (WeightFormat f : kWeightFormats)
+        if (lower == format_name(f)) return f;
     return std::nullopt;
 }
 
-size_t block_values(WeightFormat format) {
-    return format == WeightFormat::Q8_0 ? kQ8_0BlockValues : 1;
+std::string format_names() {
+    std::string s;
+    for (WeightFormat f : kWeightFormats) s += (s.empty() ? "" : ", ") + std::string(format_name(f));
+    return s;
 }
 
+size_t block_values(WeightFormat format) { return info(format).block_values; }
+size_t block_bytes(WeightFormat format) { return info(format).block_bytes; }
+
 size_t row_bytes(WeightFormat format, size_t row_len) {
-    switch (format) {
-        case WeightFormat::F32: return row_len * 4;
-        case WeightFormat::F16: return row_len * 2;
-        case WeightFormat::Q8_0:
-            if (row_len % kQ8_0BlockValues != 0)
-                throw Error(ErrorCode::InvalidArgument,
-                            "q8_0 rows must hold a multiple of 32 values, got " + std::to_string(row_len));
-            return row_len / kQ8_0BlockValues * kQ8_0BlockBytes;
-    }
-    return 0;
+    FormatInfo f = info(format);
+    if (row_len % f.block_values != 0)
+        throw Error(ErrorCode::InvalidArgument, std::string(f.name) + " rows must hold a multiple of " +
+                                                    std::to_string(f.block_values) + " values, got " +
+                                                    std::to_string(row_len));
+    return row_len / f.block_values * f.block_bytes;
 }
 
 uint16_t float_to_half(float value) {
@@ -73,6 +96,17 @@ float half_to_float(uint16_t h) {
     return std::bit_cast<float>(sign | ((exponent - 15 + 127) << 23) | (mantissa << 13));
 }
 
+uint16_t float_to_bf16(float value) {
+    uint32_t f = std::bit_cast<uint32_t>(value);
+    // Truncating a NaN whose payload sits in the low half would leave an infinity: set the quiet
+    // bit instead, as ggml does.
+    if ((f & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((f >> 16) | 0x40u);
+    // Round to nearest even; finite values past the largest bf16 carry into the infinity.
+    return static_cast<uint16_t>((f + 0x7FFFu + ((f >> 16) & 1u)) >> 16);
+}
+
+float bf16_to_float(uint16_t bf16) { return std::bit_cast<float>(uint32_t(bf16) << 16); }
+
 std::vector<uint8_t> encode_matrix(WeightFormat format, const std::vector<float>& values, size_t rows,
                                    size_t row_len) {
     if (values.size() != rows * row_len)
@@ -80,29 +114,28 @@ std::vector<uint8_t> encode_matrix(WeightFormat format, const std::vector<float>
                                                     " values for a " + std::to_string(rows) + "x" +
                                                     std::to_string(row_len) + " matrix");
     std::vector<uint8_t> out(rows * row_bytes(format, row_len));
+    const float* x = values.data();
+    uint8_t* o = out.data();
+    size_t n_blocks = values.size() / block_values(format);
     switch (format) {
-        case WeightFormat::F32: std::memcpy(out.data(), values.data(), out.size()); break;
+        case WeightFormat::F32:
+            for (size_t i = 0; i < values.size(); ++i)
+                detail::put_u32(&o[i * 4], std::bit_cast<uint32_t>(x[i]));
+            break;
         case WeightFormat::F16:
-            for (size_t i = 0; i < values.size(); ++i) {
-                uint16_t h = float_to_half(values[i]);
-                std::memcpy(&out[i * 2], &h, 2);
-            }
+            for (size_t i = 0; i < values.size(); ++i) detail::put_u16(&o[i * 2], float_to_half(x[i]));
             break;
-        case WeightFormat::Q8_0:
-            // As llama.cpp quantises: d = max|x| / 127, q = round(x / d).
-            for (size_t b = 0; b < values.size() / kQ8_0BlockValues; ++b) {
-                const float* x = &values[b * kQ8_0BlockValues];
-                float amax = 0;
-                for (size_t i = 0; i < kQ8_0BlockValues; ++i) amax = std::max(amax, std::fabs(x[i]));
-                float d = amax / 127.0f;
-                float inv = d != 0 ? 1.0f / d : 0.0f;
-                uint8_t* block = &out[b * kQ8_0BlockBytes];
-                uint16_t h = float_to_half(d);
-                std::memcpy(block, &h, 2);
-                for (size_t i = 0; i < kQ8_0BlockValues; ++i)
-                    block[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(std::lround(x[i] * inv)));
-            }
+        case WeightFormat::BF16:
+            for (size_t i = 0; i < values.size(); ++i) detail::put_u16(&o[i * 2], float_to_bf16(x[i]));
             break;
+        case WeightFormat::Q4_0: detail::encode_q4_0(x, o, n_blocks); break;
+        case WeightFormat::Q4_1: detail::encode_q4_1(x, o, n_blocks); break;
+        case WeightFormat::Q5_0: detail::encode_q5_0(x, o, n_blocks); break;
+        case WeightFormat::Q5_1: detail::encode_q5_1(x, o, n_blocks); break;
+        case WeightFormat::Q8_0: detail::encode_q8_0(x, o, n_blocks); break;
+        case WeightFormat::Q4_K: detail::encode_q4_k(x, o, n_blocks); break;
+        case WeightFormat::Q5_K: detail::encode_q5_k(x, o, n_blocks); break;
+        case WeightFormat::Q6_K: detail::encode_q6_k(x, o, n_blocks); break;
     }
     return out;
 }
@@ -115,25 +148,27 @@ std::vector<float> decode_matrix(WeightFormat format, const std::vector<uint8_t>
                                                     std::to_string(row_len) + " " + format_name(format) +
                                                     " matrix");
     std::vector<float> out(rows * row_len);
+    const uint8_t* in = bytes.data();
+    float* y = out.data();
+    size_t n_blocks = out.size() / block_values(format);
     switch (format) {
-        case WeightFormat::F32: std::memcpy(out.data(), bytes.data(), bytes.size()); break;
+        case WeightFormat::F32:
+            for (size_t i = 0; i < out.size(); ++i) y[i] = std::bit_cast<float>(detail::get_u32(&in[i * 4]));
+            break;
         case WeightFormat::F16:
-            for (size_t i = 0; i < out.size(); ++i) {
-                uint16_t h;
-                std::memcpy(&h, &bytes[i * 2], 2);
-                out[i] = half_to_float(h);
-            }
+            for (size_t i = 0; i < out.size(); ++i) y[i] = half_to_float(detail::get_u16(&in[i * 2]));
             break;
-        case WeightFormat::Q8_0:
-            for (size_t b = 0; b < out.size() / kQ8_0BlockValues; ++b) {
-                const uint8_t* block = &bytes[b * kQ8_0BlockBytes];
-                uint16_t h;
-                std::memcpy(&h, block, 2);
-                float d = half_to_float(h);
-                for (size_t i = 0; i < kQ8_0BlockValues; ++i)
-                    out[b * kQ8_0BlockValues + i] = d * static_cast<float>(static_cast<int8_t>(block[2 + i]));
-            }
+        case WeightFormat::BF16:
+            for (size_t i = 0; i < out.size(); ++i) y[i] = bf16_to_float(detail::get_u16(&in[i * 2]));
             break;
+        case WeightFormat::Q4_0: detail::decode_q4_0(in, y, n_blocks); break;
+        case WeightFormat::Q4_1: detail::decode_q4_1(in, y, n_blocks); break;
+        case WeightFormat::Q5_0: detail::decode_q5_0(in, y, n_blocks); break;
+        case WeightFormat::Q5_1: detail::decode_q5_1(in, y, n_blocks); break;
+        case WeightFormat::Q8_0: detail::decode_q8_0(in, y, n_blocks); break;
+        case WeightFormat::Q4_K: detail::decode_q4_k(in, y, n_blocks); break;
+        case WeightFormat::Q5_K: detail::decode_q5_k(in, y, n_blocks); break;
+        case WeightFormat::Q6_K: detail::decode_q6_k(in, y, n_blocks); break;
     }
     return out;
 }

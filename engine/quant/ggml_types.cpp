@@ -44,7 +44,15 @@ std::optional<WeightFormat> to_weight_format(GgmlType type) {
     switch (type) {
         case GgmlType::F32: return WeightFormat::F32;
         case GgmlType::F16: return WeightFormat::F16;
+        case GgmlType::BF16: return WeightFormat::BF16;
+        case GgmlType::Q4_0: return WeightFormat::Q4_0;
+        case GgmlType::Q4_1: return WeightFormat::Q4_1;
+        case GgmlType::Q5_0: return WeightFormat::Q5_0;
+        case GgmlType::Q5_1: return WeightFormat::Q5_1;
         case GgmlType::Q8_0: return WeightFormat::Q8_0;
+        case GgmlType::Q4_K: return WeightFormat::Q4_K;
+        case GgmlType::Q5_K: return WeightFormat::Q5_K;
+        case GgmlType::Q6_K: return WeightFormat::Q6_K;
         default: return std::nullopt;
     }
 }
@@ -53,7 +61,15 @@ GgmlType to_ggml_type(WeightFormat format) {
     switch (format) {
         case WeightFormat::F32: return GgmlType::F32;
         case WeightFormat::F16: return GgmlType::F16;
+        case WeightFormat::BF16: return GgmlType::BF16;
+        case WeightFormat::Q4_0: return GgmlType::Q4_0;
+        case WeightFormat::Q4_1: return GgmlType::Q4_1;
+        case WeightFormat::Q5_0: return GgmlType::Q5_0;
+        case WeightFormat::Q5_1: return GgmlType::Q5_1;
         case WeightFormat::Q8_0: return GgmlType::Q8_0;
+        case WeightFormat::Q4_K: return GgmlType::Q4_K;
+        case WeightFormat::Q5_K: return GgmlType::Q5_K;
+        case WeightFormat::Q6_K: return GgmlType::Q6_K;
     }
     return GgmlType::F32;
 }

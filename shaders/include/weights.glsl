@@ -1,62 +1,280 @@
-// Reads one element of a row-major weight matrix W[rows][row_len] in the format that the
-// WEIGHT_* define selects, from 32-bit words so no 8/16-bit storage feature is needed.
-//   WEIGHT_F32:  float32
-//   WEIGHT_F16:  IEEE half, two per word (rows may start mid-word when row_len is odd)
-//   WEIGHT_Q8_0: GGUF Q8_0 blocks of 34 bytes: f16 scale d, then 32 int8 q; value = d * q.
-//                row_len is a multiple of 32.
+// Reads a row-major weight matrix W[rows][row_len] in the format that the WEIGHT_* define
+// selects (layouts as GGUF stores them; see engine/quant/formats.h and k_quants.cpp), from
+// 32-bit words so no 8/16-bit storage feature is needed. Blocks of 18, 22 and 210 bytes start
+// on 2-byte boundaries only, so fields are read through byte-offset helpers.
+//   WEIGHT_F32, WEIGHT_F16, WEIGHT_BF16: plain values (a 16-bit row may start mid-word)
+//   WEIGHT_Q4_0, _Q4_1, _Q5_0, _Q5_1, _Q8_0: 32-value blocks; row_len is a multiple of 32
+//   WEIGHT_Q4_K, _Q5_K, _Q6_K: 256-value super-blocks; row_len is a multiple of 256
+//
+// load_weight decodes one element (the grouped GEMM's tile loads); dot_chunk32 is the partial
+// dot product of an aligned 32-value chunk of a row (the matrix-vector kernels), decoding the
+// chunk's block or sub-block scale once.
 
+// --- byte access ---------------------------------------------------------------------------
+
+uint load_u8(Uints m, uint byte_offset) {
+    return bitfieldExtract(m.v[byte_offset >> 2], int((byte_offset & 3u) * 8u), 8);
+}
+
+int load_i8(Uints m, uint byte_offset) {
+    return bitfieldExtract(int(m.v[byte_offset >> 2]), int((byte_offset & 3u) * 8u), 8);
+}
+
+// byte_offset even
 uint load_u16(Uints m, uint byte_offset) {
     return (m.v[byte_offset >> 2] >> ((byte_offset & 2u) * 8u)) & 0xFFFFu;
 }
 
-float load_f16(Uints m, uint element) {
-    return unpackHalf2x16(load_u16(m, element * 2u)).x;
+// byte_offset even. A field that starts mid-word spans two words; the second index is the
+// first's again when it does not, so nothing past the matrix is read, and lanes at either
+// alignment (18-, 22- and 210-byte blocks mix them in one workgroup) take no divergent branch.
+uint load_u32(Uints m, uint byte_offset) {
+    uint w = byte_offset >> 2;
+    uint mid = (byte_offset >> 1) & 1u;
+    uint lo = m.v[w], hi = m.v[w + mid];
+    return mid == 0u ? lo : (lo >> 16) | (hi << 16);
 }
 
-#if defined(WEIGHT_Q8_0)
-const uint Q8_0_BLOCK = 32u;
-const uint Q8_0_BYTES = 34u;
+float load_f16_at(Uints m, uint byte_offset) { return unpackHalf2x16(load_u16(m, byte_offset)).x; }
 
-float q8_0_scale(Uints m, uint block) { return unpackHalf2x16(load_u16(m, block * Q8_0_BYTES)).x; }
+float load_f16(Uints m, uint element) { return load_f16_at(m, element * 2u); }
 
-int q8_0_quant(Uints m, uint block, uint i) {
-    uint byte_offset = block * Q8_0_BYTES + 2u + i;
-    uint word = m.v[byte_offset >> 2];
-    return bitfieldExtract(int(word), int((byte_offset & 3u) * 8u), 8);
+// --- per-format constants and block helpers --------------------------------------------------
+
+#if defined(WEIGHT_Q4_0)
+const uint BLOCK_VALUES = 32u;
+const uint BLOCK_BYTES = 18u;  // f16 d, qs[16]
+#elif defined(WEIGHT_Q4_1)
+const uint BLOCK_VALUES = 32u;
+const uint BLOCK_BYTES = 20u;  // f16 d, f16 m, qs[16]
+#elif defined(WEIGHT_Q5_0)
+const uint BLOCK_VALUES = 32u;
+const uint BLOCK_BYTES = 22u;  // f16 d, u32 qh, qs[16]
+#elif defined(WEIGHT_Q5_1)
+const uint BLOCK_VALUES = 32u;
+const uint BLOCK_BYTES = 24u;  // f16 d, f16 m, u32 qh, qs[16]
+#elif defined(WEIGHT_Q8_0)
+const uint BLOCK_VALUES = 32u;
+const uint BLOCK_BYTES = 34u;  // f16 d, int8 q[32]
+#elif defined(WEIGHT_Q4_K)
+const uint BLOCK_VALUES = 256u;
+const uint BLOCK_BYTES = 144u;  // f16 d, f16 dmin, scales[12], qs[128]
+#elif defined(WEIGHT_Q5_K)
+const uint BLOCK_VALUES = 256u;
+const uint BLOCK_BYTES = 176u;  // f16 d, f16 dmin, scales[12], qh[32], qs[128]
+#elif defined(WEIGHT_Q6_K)
+const uint BLOCK_VALUES = 256u;
+const uint BLOCK_BYTES = 210u;  // ql[128], qh[64], int8 scales[16], f16 d
+#endif
+
+#if !defined(WEIGHT_F32) && !defined(WEIGHT_F16) && !defined(WEIGHT_BF16)
+// Byte offset of the block holding W[row][col].
+uint block_offset(uint row, uint col, uint row_len) {
+    return (row * (row_len / BLOCK_VALUES) + col / BLOCK_VALUES) * BLOCK_BYTES;
 }
 #endif
+
+#if defined(WEIGHT_Q4_K) || defined(WEIGHT_Q5_K)
+// Six-bit scale and min of sub-block j (0..7) from the 12 bytes at `s` (ggml's
+// get_scale_min_k4): j < 4 in the low 6 bits of bytes j and j+4; j >= 4 with the low 4 bits in
+// byte j+4 (scale low nibble, min high) and the top 2 in the top bits of bytes j-4 and j.
+uvec2 k_scale_min(Uints m, uint s, uint j) {
+    if (j < 4u) return uvec2(load_u8(m, s + j) & 63u, load_u8(m, s + j + 4u) & 63u);
+    uint lo = load_u8(m, s + j + 4u);
+    return uvec2((lo & 15u) | ((load_u8(m, s + j - 4u) >> 6) << 4),
+                 (lo >> 4) | ((load_u8(m, s + j) >> 6) << 4));
+}
+#endif
+
+#if defined(WEIGHT_Q6_K)
+// Code 0..63 of value i (0..255) of the Q6_K super-block at `base`: half h = i / 128, quarter
+// k = (i % 128) / 32, l = i % 32; low 4 bits in ql[64h + 32(k & 1) + l] (low nibble for k < 2),
+// top 2 bits in qh[32h + l] at bit 2k.
+uint q6_k_code(Uints m, uint base, uint i) {
+    uint h = i >> 7, k = (i >> 5) & 3u, l = i & 31u;
+    uint lo = (load_u8(m, base + 64u * h + 32u * (k & 1u) + l) >> (4u * (k >> 1))) & 15u;
+    uint hi = (load_u8(m, base + 128u + 32u * h + l) >> (2u * k)) & 3u;
+    return lo | (hi << 4);
+}
+#endif
+
+// --- one element ---------------------------------------------------------------------------
 
 float load_weight(Uints m, uint row, uint col, uint row_len) {
 #if defined(WEIGHT_F32)
     return uintBitsToFloat(m.v[row * row_len + col]);
 #elif defined(WEIGHT_F16)
     return load_f16(m, row * row_len + col);
-#elif defined(WEIGHT_Q8_0)
-    uint block = row * (row_len / Q8_0_BLOCK) + col / Q8_0_BLOCK;
-    return q8_0_scale(m, block) * float(q8_0_quant(m, block, col % Q8_0_BLOCK));
+#elif defined(WEIGHT_BF16)
+    return uintBitsToFloat(load_u16(m, (row * row_len + col) * 2u) << 16);
+#elif defined(WEIGHT_Q4_0) || defined(WEIGHT_Q4_1) || defined(WEIGHT_Q5_0) || defined(WEIGHT_Q5_1)
+    // Byte j of qs holds value j (low nibble) and value j + 16 (high nibble).
+    uint base = block_offset(row, col, row_len);
+    uint i = col % 32u;
+#if defined(WEIGHT_Q4_0)
+    const uint qs = 2u;
+#elif defined(WEIGHT_Q4_1)
+    const uint qs = 4u;
+#elif defined(WEIGHT_Q5_0)
+    const uint qs = 6u;
 #else
-#error "define one of WEIGHT_F32, WEIGHT_F16, WEIGHT_Q8_0"
+    const uint qs = 8u;
+#endif
+    uint q = (load_u8(m, base + qs + (i & 15u)) >> ((i >> 4) * 4u)) & 15u;
+#if defined(WEIGHT_Q5_0) || defined(WEIGHT_Q5_1)
+    q |= ((load_u32(m, base + qs - 4u) >> i) & 1u) << 4;  // bit 4 of value i is bit i of qh
+#endif
+    float d = load_f16_at(m, base);
+#if defined(WEIGHT_Q4_0)
+    return d * float(int(q) - 8);
+#elif defined(WEIGHT_Q5_0)
+    return d * float(int(q) - 16);
+#else
+    return d * float(q) + load_f16_at(m, base + 2u);
+#endif
+#elif defined(WEIGHT_Q8_0)
+    uint base = block_offset(row, col, row_len);
+    return load_f16_at(m, base) * float(load_i8(m, base + 2u + col % 32u));
+#elif defined(WEIGHT_Q4_K) || defined(WEIGHT_Q5_K)
+    // Sub-block j = i / 32; value i sits in qs[32 (j / 2) + i % 32], low nibble for even j.
+    uint base = block_offset(row, col, row_len);
+    uint i = col % 256u, j = i >> 5, l = i & 31u;
+#if defined(WEIGHT_Q4_K)
+    const uint qs = 16u;
+#else
+    const uint qs = 48u;
+#endif
+    uint q = (load_u8(m, base + qs + 32u * (j >> 1) + l) >> (4u * (j & 1u))) & 15u;
+#if defined(WEIGHT_Q5_K)
+    q |= ((load_u8(m, base + 16u + l) >> j) & 1u) << 4;  // bit 4 in qh[l], bit j
+#endif
+    uvec2 sm = k_scale_min(m, base + 4u, j);
+    vec2 dm = unpackHalf2x16(m.v[base >> 2]);  // d, dmin: the block's first word
+    return (dm.x * float(sm.x)) * float(q) - dm.y * float(sm.y);
+#elif defined(WEIGHT_Q6_K)
+    uint base = block_offset(row, col, row_len);
+    uint i = col % 256u;
+    float d = load_f16_at(m, base + 208u);
+    return (d * float(load_i8(m, base + 192u + i / 16u))) * float(int(q6_k_code(m, base, i)) - 32);
+#else
+#error "define one of WEIGHT_F32, _F16, _BF16, _Q4_0, _Q4_1, _Q5_0, _Q5_1, _Q8_0, _Q4_K, _Q5_K, _Q6_K"
 #endif
 }
 
+// --- an aligned 32-value chunk -----------------------------------------------------------------
+
 // Partial dot product of W[row][col0 .. col0+32) with x[x_base + col0 ..], clipped at row_len.
-// The matrix-vector kernels give each thread whole 32-element chunks so Q8_0 decodes its scale
-// once per block.
+// col0 is a multiple of 32. The matrix-vector kernels give each thread whole chunks so the
+// block formats decode a scale once per chunk: the sums run over codes (and, for formats with a
+// min, over x) and the scale multiplies once.
 float dot_chunk32(Uints m, uint row, uint col0, uint row_len, Floats x, uint x_base) {
-    float acc = 0.0;
-#if defined(WEIGHT_Q8_0)
-    uint block = row * (row_len / Q8_0_BLOCK) + col0 / Q8_0_BLOCK;
-    uint base = block * Q8_0_BYTES + 2u;  // first quant byte; always 2 bytes past a word start
+    uint xb = x_base + col0;
+#if defined(WEIGHT_Q4_0) || defined(WEIGHT_Q4_1) || defined(WEIGHT_Q5_0) || defined(WEIGHT_Q5_1)
+    uint base = block_offset(row, col0, row_len);
+#if defined(WEIGHT_Q4_0)
+    const uint qs = 2u;
+    const float zero = 8.0;
+#elif defined(WEIGHT_Q5_0)
+    const uint qs = 6u;
+    const float zero = 16.0;
+#elif defined(WEIGHT_Q4_1)
+    const uint qs = 4u;
+    const float zero = 0.0;
+#else
+    const uint qs = 8u;
+    const float zero = 0.0;
+#endif
+#if defined(WEIGHT_Q5_0) || defined(WEIGHT_Q5_1)
+    uint qh = load_u32(m, base + qs - 4u);
+#else
+    uint qh = 0u;
+#endif
+    float q_sum = 0.0, x_sum = 0.0;
+    for (uint w = 0u; w < 4u; ++w) {
+        uint word = load_u32(m, base + qs + 4u * w);  // bytes 4w .. 4w+3 of qs
+        for (uint b = 0u; b < 4u; ++b) {
+            uint j = 4u * w + b;
+            float lo = float(((word >> (8u * b)) & 15u) | (((qh >> j) & 1u) << 4)) - zero;
+            float hi = float(((word >> (8u * b + 4u)) & 15u) | (((qh >> (j + 16u)) & 1u) << 4)) - zero;
+            float x0 = x.v[xb + j], x1 = x.v[xb + j + 16u];
+            q_sum += lo * x0 + hi * x1;
+            x_sum += x0 + x1;
+        }
+    }
+    float d = load_f16_at(m, base);
+#if defined(WEIGHT_Q4_1) || defined(WEIGHT_Q5_1)
+    return d * q_sum + load_f16_at(m, base + 2u) * x_sum;
+#else
+    return d * q_sum;
+#endif
+#elif defined(WEIGHT_Q8_0)
+    uint base = block_offset(row, col0, row_len);
     float q_sum = 0.0;
     for (uint i = 0u; i < 32u; i += 2u) {
-        uint pair = load_u16(m, base + i);
-        q_sum += float(bitfieldExtract(int(pair), 0, 8)) * x.v[x_base + col0 + i] +
-                 float(bitfieldExtract(int(pair), 8, 8)) * x.v[x_base + col0 + i + 1u];
+        uint pair = load_u16(m, base + 2u + i);  // always even: blocks are 34 bytes
+        q_sum += float(bitfieldExtract(int(pair), 0, 8)) * x.v[xb + i] +
+                 float(bitfieldExtract(int(pair), 8, 8)) * x.v[xb + i + 1u];
     }
-    acc = q8_0_scale(m, block) * q_sum;
+    return load_f16_at(m, base) * q_sum;
+#elif defined(WEIGHT_Q4_K) || defined(WEIGHT_Q5_K)
+    // The chunk is sub-block j: its 32 codes are the low (even j) or high nibbles of 32
+    // consecutive, word-aligned bytes (blocks are 144 / 176 bytes, qs at 16 / 48).
+    uint base = block_offset(row, col0, row_len);
+    uint j = (col0 % 256u) >> 5;
+    uint shift = 4u * (j & 1u);
+#if defined(WEIGHT_Q4_K)
+    uint qs_word = (base + 16u + 32u * (j >> 1)) >> 2;
 #else
+    uint qs_word = (base + 48u + 32u * (j >> 1)) >> 2;
+    uint qh_word = (base + 16u) >> 2;
+#endif
+    float q_sum = 0.0, x_sum = 0.0;
+    for (uint w = 0u; w < 8u; ++w) {
+        uint word = m.v[qs_word + w];
+#if defined(WEIGHT_Q5_K)
+        uint high = m.v[qh_word + w];  // qh[4w .. 4w+3]: bit j of each is bit 4 of the code
+#endif
+        for (uint b = 0u; b < 4u; ++b) {
+            uint q = (word >> (8u * b + shift)) & 15u;
+#if defined(WEIGHT_Q5_K)
+            q |= ((high >> (8u * b + j)) & 1u) << 4;
+#endif
+            float xv = x.v[xb + 4u * w + b];
+            q_sum += float(q) * xv;
+            x_sum += xv;
+        }
+    }
+    uvec2 sm = k_scale_min(m, base + 4u, j);
+    vec2 dm = unpackHalf2x16(m.v[base >> 2]);
+    return (dm.x * float(sm.x)) * q_sum - (dm.y * float(sm.y)) * x_sum;
+#elif defined(WEIGHT_Q6_K)
+    // Chunk c = (col0 % 256) / 32 is quarter k = c % 4 of half h = c / 4: 32 consecutive ql
+    // bytes (one nibble each), 32 qh bytes (2 bits each), and scales 2c and 2c + 1 (16 values
+    // each). Blocks are 210 bytes, so the runs start on 2-byte boundaries.
+    uint base = block_offset(row, col0, row_len);
+    uint c = (col0 % 256u) >> 5, h = c >> 2, k = c & 3u;
+    uint ql = base + 64u * h + 32u * (k & 1u);
+    uint qh = base + 128u + 32u * h;
+    uint lo_shift = 4u * (k >> 1), hi_shift = 2u * k;
+    float sums[2] = float[2](0.0, 0.0);
+    for (uint w = 0u; w < 8u; ++w) {
+        uint lo_word = load_u32(m, ql + 4u * w);
+        uint hi_word = load_u32(m, qh + 4u * w);
+        float s = 0.0;
+        for (uint b = 0u; b < 4u; ++b) {
+            uint q = ((lo_word >> (8u * b + lo_shift)) & 15u) |
+                     (((hi_word >> (8u * b + hi_shift)) & 3u) << 4);
+            s += float(int(q) - 32) * x.v[xb + 4u * w + b];
+        }
+        sums[w >> 2] += s;
+    }
+    float d = load_f16_at(m, base + 208u);
+    return (d * float(load_i8(m, base + 192u + 2u * c))) * sums[0] +
+           (d * float(load_i8(m, base + 193u + 2u * c))) * sums[1];
+#else
+    float acc = 0.0;
     uint end = min(col0 + 32u, row_len);
     for (uint c = col0; c < end; ++c) acc += load_weight(m, row, c, row_len) * x.v[x_base + c];
-#endif
     return acc;
+#endif
 }
