@@ -11,6 +11,8 @@
 #include "gpu/context.h"
 #include "gpu/error.h"
 #include "layer_bench.h"
+#include "model/synthetic.h"
+#include "model_bench.h"
 #include "report.h"
 
 using namespace moevk;
@@ -48,6 +50,9 @@ int main(int argc, char** argv) {
     int device_index = -1;
     bool list = false, validation = false;
     uint64_t seed = 1;
+    std::vector<std::string> model_paths;
+    std::string write_model, model_shape = "mixtral-3b";
+    uint32_t prompt_tokens = 512, generated_tokens = 32;
     app.add_option("--shapes", shapes, "mixtral, qwen3, olmoe or DxFFxExK")->delimiter(',')->capture_default_str();
     app.add_option("--formats", formats, "expert weight formats: " + quant::format_names() + " (any case)")
         ->delimiter(',')
@@ -62,6 +67,12 @@ int main(int argc, char** argv) {
     app.add_flag("--list-devices", list, "list the Vulkan devices and exit");
     app.add_flag("--validation", validation, "run with the Khronos validation layer (slow)");
     app.add_option("--seed", seed, "seed for the random weights and inputs")->capture_default_str();
+    app.add_option("--model", model_paths, "model mode: time whole GGUF models (prompt and generation tokens/s)")
+        ->delimiter(',');
+    app.add_option("--prompt-tokens", prompt_tokens, "model mode: prompt length")->capture_default_str();
+    app.add_option("--gen-tokens", generated_tokens, "model mode: tokens to generate")->capture_default_str();
+    app.add_option("--write-model", write_model, "write a synthetic model of --model-shape to this GGUF file and exit");
+    app.add_option("--model-shape", model_shape, "synthetic model shape: mixtral-3b or tiny")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -70,6 +81,11 @@ int main(int argc, char** argv) {
             for (size_t i = 0; i < devices.size(); ++i)
                 std::cout << i << ": " << devices[i].name << " (" << gpu::device_kind_name(devices[i].kind) << ", "
                           << (devices[i].device_local_bytes >> 20) << " MiB device-local)\n";
+            return 0;
+        }
+        if (!write_model.empty()) {
+            std::cerr << "writing a synthetic " << model_shape << " model to " << write_model << "\n";
+            model::synthetic_model(moebench::synthetic_shape(model_shape)).write(write_model);
             return 0;
         }
         std::vector<std::pair<std::string, moe::MoeConfig>> cases;
@@ -100,6 +116,23 @@ int main(int argc, char** argv) {
         }
         std::cerr << "moe-bench on " << ctx->info().name << ": measuring copy bandwidth\n";
         moebench::ProbeResult probe = moebench::measure_copy_bandwidth(*ctx, min_time);
+
+        if (!model_paths.empty()) {
+            if (prompt_tokens == 0 || generated_tokens < 2)
+                throw Error(ErrorCode::InvalidArgument, "model mode needs --prompt-tokens >= 1 and --gen-tokens >= 2");
+            std::vector<moebench::ModelResult> results;
+            for (const std::string& path : model_paths) {
+                std::cerr << "  " << path << "\n";
+                results.push_back(moebench::bench_model(*ctx, path, prompt_tokens, generated_tokens, min_time));
+            }
+            moebench::print_model_table(std::cout, ctx->info(), probe, results);
+            if (!json_path.empty()) {
+                std::ofstream out(json_path);
+                out << moebench::model_json(ctx->info(), probe, results).dump(2) << "\n";
+                if (!out) throw Error(ErrorCode::InvalidArgument, "cannot write " + json_path);
+            }
+            return 0;
+        }
 
         std::vector<moebench::LayerResult> results;
         for (const auto& [name, config] : cases)
