@@ -111,7 +111,7 @@ model::SyntheticSpec synthetic_shape(const std::string& name) {
     model::SyntheticSpec s;
     if (name == "mixtral-3b") {
         // Mixtral 8x7B's layout (8 experts, top-2, GQA 4:1, head 128) at half its width and
-        // depth: about 3 GB in Q4_K, Q6_K for ffn_down and the output as Q4_K_M files have them.
+        // depth: 3.8 GB in Q4_K, with Q6_K for ffn_down and the output as Q4_K_M files have them.
         s.architecture = "llama";
         s.n_layers = 16;
         s.d_model = 2048;

@@ -35,7 +35,7 @@ void print_model_table(std::ostream& out, const moevk::gpu::DeviceInfo& device, 
 nlohmann::json model_json(const moevk::gpu::DeviceInfo& device, const ProbeResult& probe,
                           const std::vector<ModelResult>& results);
 
-// Named synthetic shapes for --write-model: "mixtral-3b" (a Mixtral-like layout of about 3 GB in
+// Named synthetic shapes for --write-model: "mixtral-3b" (a Mixtral-like layout of 3.8 GB in
 // Q4_K), "tiny" (seconds to write, for smoke tests).
 moevk::model::SyntheticSpec synthetic_shape(const std::string& name);
 
