@@ -269,6 +269,19 @@ TEST(SpecialTokens, BytePairControlToken) {
     EXPECT_FALSE(tok.is_eog(parsed.front()));
 }
 
+// llama.cpp's Phi-3 rule (by general.name): white space after a special token is dropped, so
+// the chat template's newlines vanish.
+TEST(SpecialTokens, Phi3StripsAfterSpecialTokens) {
+    SKIP_WITHOUT_FIXTURES();
+    const Tokenizer tok = open_tokenizer(kFixtures / "vocab" / "ggml-vocab-phi-3.gguf");
+    const uint32_t user = *tok.find_token("<|user|>"), end = *tok.find_token("<|end|>");
+    std::vector<uint32_t> expected{user};
+    for (uint32_t id : tok.encode("Hi", false, false)) expected.push_back(id);
+    expected.push_back(end);
+    EXPECT_EQ(tok.encode("<|user|>\nHi<|end|>\n", false, true), expected);
+    EXPECT_TRUE(tok.is_eog(end));
+}
+
 TEST(SpecialTokens, LongestFirst) {
     // "<a><b>" is one token and so is "<b>": the longer claims the text first.
     text::Vocab v;
@@ -463,6 +476,19 @@ TEST(VocabErrors, Inconsistent) {
         expect_error([&] { parse(w, "none.gguf"); }, ErrorCode::BadFile,
                      {"none.gguf", "tokenizer.ggml.tokens"});
     }
+}
+
+TEST(VocabErrors, BuiltInCode) {
+    text::Vocab v;
+    v.source = "in code";
+    v.tokens = {"a", "b"};
+    v.scores = {0};
+    v.types = {text::TokenType::Normal, text::TokenType::Normal};
+    expect_error([&] { Tokenizer::from_vocab(v); }, ErrorCode::InvalidArgument,
+                 {"in code", "one per token"});
+    v.scores = {0, 0};
+    v.eos = 2;
+    expect_error([&] { Tokenizer::from_vocab(v); }, ErrorCode::InvalidArgument, {"in code", "2"});
 }
 
 // A tiny SentencePiece vocabulary written here: merges by score, byte fallback to <unk> when the

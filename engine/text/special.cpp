@@ -19,10 +19,7 @@ void cut(std::string_view text, const Fragment& raw, const SpecialToken& special
     while (pos < end) {
         size_t match = scope.find(special.text, pos);
         if (match == std::string_view::npos) break;
-        size_t left_end = match;
-        if (special.lstrip)
-            while (left_end > pos && ascii_space(text[left_end - 1])) --left_end;
-        if (left_end > pos) out.push_back({pos, left_end - pos, std::nullopt});
+        if (match > pos) out.push_back({pos, match - pos, std::nullopt});
         out.push_back({match, special.text.size(), special.id});
         pos = match + special.text.size();
         if (special.rstrip)

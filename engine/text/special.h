@@ -18,8 +18,7 @@ struct SpecialToken {
     std::string text;
     uint32_t id = 0;
     bool only_when_parsing = false;  // control / unknown
-    bool lstrip = false;             // drop ASCII white space before it
-    bool rstrip = false;             // drop ASCII white space after it
+    bool rstrip = false;             // drop ASCII white space after it (llama.cpp's Phi-3 rule)
 };
 
 struct Fragment {

@@ -1,6 +1,7 @@
 #include "text/tokenizer.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "gpu/error.h"
 #include "text/bpe.h"
@@ -249,6 +250,19 @@ Tokenizer Tokenizer::from_file(const gguf::File& file) {
 }
 
 Tokenizer Tokenizer::from_vocab(Vocab vocab) {
+    // read_vocab checks files; a vocabulary built in code gets the checks indexing relies on.
+    const size_t n = vocab.tokens.size();
+    auto invalid = [&](const std::string& what) {
+        throw Error(ErrorCode::InvalidArgument, vocab.source + ": " + what);
+    };
+    if (n == 0 || n >= (1u << 31)) invalid("no tokens, or too many");
+    if (vocab.scores.size() != n || vocab.types.size() != n)
+        invalid("scores and token types must be one per token");
+    for (const std::optional<uint32_t>& id :
+         {vocab.bos, vocab.eos, vocab.eot, vocab.eom, vocab.unknown, vocab.padding})
+        if (id && *id >= n)
+            invalid("special token id " + std::to_string(*id) + " is past the vocabulary");
+    if (vocab.add_bos && !vocab.bos) invalid("add_bos without a BOS token");
     auto impl = std::make_unique<Impl>(std::move(vocab));
     Impl& m = *impl;
     m.attrs.reserve(m.vocab.size());

@@ -20,6 +20,7 @@ class Tokenizer {
   public:
     // Reads the vocabulary (see read_vocab for the errors) and builds the lookup tables.
     static Tokenizer from_file(const gguf::File& file);
+    // Error InvalidArgument when the arrays are not one per token or an id is out of range.
     static Tokenizer from_vocab(Vocab vocab);
 
     Tokenizer(Tokenizer&&) noexcept;
