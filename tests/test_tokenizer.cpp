@@ -11,6 +11,7 @@
 
 #include "gguf/gguf.h"
 #include "gpu/error.h"
+#include "text/detokenizer.h"
 #include "text/pre_tokenizer.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"

@@ -17,6 +17,7 @@
 #include "model/model_file.h"
 #include "runtime/device_model.h"
 #include "runtime/session.h"
+#include "text/detokenizer.h"
 #include "text/tokenizer.h"
 
 using namespace moevk;

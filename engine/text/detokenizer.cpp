@@ -1,4 +1,4 @@
-#include "text/tokenizer.h"
+#include "text/detokenizer.h"
 
 namespace moevk::text {
 

@@ -5,6 +5,7 @@
 
 #include "gpu/error.h"
 #include "text/bpe.h"
+#include "text/detokenizer.h"
 #include "text/pre_tokenizer.h"
 #include "text/special.h"
 #include "text/spm.h"
