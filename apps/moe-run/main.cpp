@@ -1,5 +1,7 @@
 // moe-run: one-shot generation from a GGUF model. Feeds the prompt as one batch, then generates
-// greedily one token at a time; can dump the logits and the experts each layer selected.
+// greedily one token at a time and prints the text; can dump the logits and the experts each
+// layer selected. --tokenize / --detokenize only use the file's vocabulary (no device, no
+// tensors), so they work on vocabulary-only GGUF files too.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -7,12 +9,16 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
+#include "gguf/gguf.h"
 #include "gpu/context.h"
 #include "gpu/error.h"
 #include "model/model_file.h"
 #include "runtime/device_model.h"
 #include "runtime/session.h"
+#include "text/detokenizer.h"
+#include "text/tokenizer.h"
 
 using namespace moevk;
 
@@ -31,18 +37,42 @@ void append_experts(nlohmann::json& layers, const std::vector<std::vector<uint32
     }
 }
 
+// --tokenize / --detokenize: the vocabulary alone.
+int run_text_tool(const std::string& model_path, const std::string* tokenize,
+                  const std::vector<uint32_t>& detokenize, bool add_bos, bool special) {
+    const text::Tokenizer tok = text::Tokenizer::from_file(gguf::File::open(model_path));
+    if (tokenize) {
+        std::vector<uint32_t> ids = tok.encode(*tokenize, add_bos, special);
+        for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? " " : "") << ids[i];
+        std::cout << "\n";
+    } else {
+        std::cout << tok.decode(detokenize, special) << "\n";
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"moe-run: run a mixture-of-experts GGUF model on a Vulkan device"};
-    std::string model_path, prompt, logits_path, experts_path, device_name, kv = "f32";
-    std::vector<uint32_t> prompt_tokens;
+    std::string model_path, prompt, logits_path, experts_path, device_name, kv = "f32", tokenize_text;
+    std::vector<uint32_t> prompt_tokens, detokenize_ids;
     uint32_t n_generate = 0, n_ctx = 0, batch = 256;
     int device_index = -1;
-    bool validation = false;
-    app.add_option("-m,--model", model_path, "GGUF model file")->required();
-    app.add_option("-p,--prompt", prompt, "prompt text (needs a tokenizer; use --tokens until moe-vk has one)");
+    bool validation = false, add_bos = false, special = false, print_ids = false;
+    app.add_option("-m,--model", model_path, "GGUF model file (vocabulary-only will do for --tokenize / --detokenize)")
+        ->required();
+    app.add_option("-p,--prompt", prompt, "prompt text, tokenised with the model's vocabulary (BOS as it asks)");
     app.add_option("--tokens", prompt_tokens, "prompt as token ids, e.g. 1,557,541")->delimiter(',');
+    app.add_flag("--print-ids", print_ids, "print the generated token ids instead of their text");
+    CLI::Option* tokenize_opt = app.add_option("--tokenize", tokenize_text, "print the token ids of TEXT and exit");
+    CLI::Option* detokenize_opt =
+        app.add_option("--detokenize", detokenize_ids, "print the text of token ids, e.g. 1,557,541, and exit")
+            ->delimiter(',');
+    tokenize_opt->excludes(detokenize_opt);
+    app.add_flag("--add-bos", add_bos, "with --tokenize: put BOS first");
+    app.add_flag("--special", special,
+                 "with --tokenize: parse special tokens written in TEXT; with --detokenize: show control tokens");
     app.add_option("-n,--n-predict", n_generate, "tokens to generate greedily")->capture_default_str();
     app.add_option("--dump-logits", logits_path,
                    "write raw little-endian f32 logits: one row of n_vocab per prompt position, then per generated step");
@@ -56,14 +86,31 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
-        if (!prompt.empty())
-            throw Error(ErrorCode::Unsupported, "text prompts need a tokenizer, which moe-vk does not have yet: "
-                                                "pass the prompt as --tokens");
-        if (prompt_tokens.empty()) throw Error(ErrorCode::InvalidArgument, "no prompt: pass --tokens");
+        if (*tokenize_opt || *detokenize_opt)
+            return run_text_tool(model_path, *tokenize_opt ? &tokenize_text : nullptr, detokenize_ids, add_bos,
+                                 special);
+        if (!prompt.empty() && !prompt_tokens.empty())
+            throw Error(ErrorCode::InvalidArgument, "pass the prompt as -p or as --tokens, not both");
+        if (prompt.empty() && prompt_tokens.empty())
+            throw Error(ErrorCode::InvalidArgument, "no prompt: pass -p TEXT or --tokens");
         if (kv != "f32" && kv != "f16") throw Error(ErrorCode::InvalidArgument, "--kv must be f32 or f16, got " + kv);
 
         model::ModelFile model = model::ModelFile::open(model_path);
         std::cerr << model_path << ": " << model::describe(model.config()) << "\n";
+        // A prompt given as ids still runs where moe-vk cannot read the vocabulary; the output is
+        // then ids.
+        std::optional<text::Tokenizer> tokenizer;
+        try {
+            tokenizer.emplace(text::Tokenizer::from_file(model.file()));
+        } catch (const Error& e) {
+            if (!prompt.empty()) throw;
+            std::cerr << "moe-run: no tokenizer (" << e.what() << "), printing token ids\n";
+            print_ids = true;
+        }
+        if (!prompt.empty()) {
+            prompt_tokens = tokenizer->encode(prompt, tokenizer->add_bos(), false);
+            if (prompt_tokens.empty()) throw Error(ErrorCode::InvalidArgument, "the prompt gives no tokens");
+        }
         gpu::ContextOptions options;
         options.device.name_contains = device_name;
         if (device_index >= 0) options.device.index = static_cast<uint32_t>(device_index);
@@ -99,10 +146,19 @@ int main(int argc, char** argv) {
 
         std::vector<uint32_t> generated;
         std::span<const float> last(logits.data() + logits.size() - n_vocab, n_vocab);
+        // The generated tokens continue the prompt's text, so the first one keeps its space.
+        std::optional<text::Detokenizer> detok;
+        if (!print_ids) detok.emplace(*tokenizer, false, false);
         for (uint32_t i = 0; i < n_generate; ++i) {
             uint32_t next = argmax(last);
             generated.push_back(next);
-            std::cout << next << (i + 1 < n_generate ? " " : "\n") << std::flush;
+            if (detok) {
+                std::cout << detok->push(next);
+                if (i + 1 == n_generate) std::cout << detok->flush() << "\n";
+                std::cout << std::flush;
+            } else {
+                std::cout << next << (i + 1 < n_generate ? " " : "\n") << std::flush;
+            }
             if (i + 1 == n_generate) break;
             logits = session.eval(std::span<const uint32_t>(&next, 1));
             dump(logits);
