@@ -80,7 +80,7 @@ void print_model_table(std::ostream& out, const gpu::DeviceInfo& device, const P
         double gen_tps = r.generate_seconds.samples ? 1.0 / r.generate_seconds.median : 0;
         double gbps = r.active_bytes * gen_tps / 1e9;
         std::string name = std::filesystem::path(r.path).filename().string();
-        std::snprintf(line, sizeof line, "%-34s %9.1f %9.1f %7u %11.1f %7u %11.2f %9.2f %6.1f%%\n", name.c_str(),
+        std::snprintf(line, sizeof line, "%-34s %9.1f %9.1f %7u %11.2f %7u %11.2f %9.2f %6.1f%%\n", name.c_str(),
                       r.file_bytes / 1e6, r.active_bytes / 1e6, r.prompt_tokens, prompt_tps, r.generated_tokens,
                       gen_tps, gbps, 100.0 * gbps / probe.gbps());
         out << line;
