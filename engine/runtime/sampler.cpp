@@ -106,10 +106,23 @@ std::vector<Sampler::Candidate> Sampler::candidates(std::span<const float> logit
                                   [&](uint32_t id) { return l[id] >= threshold; });
         order_.erase(end, order_.end());
     }
-    std::sort(order_.begin(), order_.end(), better);
+    // Sort only as far as top-p reads: the best `sorted` are in order at the front, everything
+    // after is no better, and each step sorts the next, twice larger, chunk. Without top-k or
+    // min-p this spares a sort of the whole vocabulary.
+    size_t sorted = 0;
+    auto sort_to = [&](size_t k) {
+        k = std::min(k, order_.size());
+        if (k <= sorted) return;
+        auto first = order_.begin() + static_cast<std::ptrdiff_t>(sorted);
+        auto last = order_.begin() + static_cast<std::ptrdiff_t>(k);
+        std::nth_element(first, last - 1, order_.end(), better);
+        std::sort(first, last, better);
+        sorted = k;
+    };
     if (params_.top_p < 1) {
         double cumulative = 0;
         for (size_t i = 0; i < order_.size(); ++i) {
+            if (i == sorted) sort_to(std::max<size_t>(256, 2 * sorted));
             cumulative += std::exp(l[order_[i]] - max) / z;
             if (cumulative >= params_.top_p) {
                 order_.resize(i + 1);
@@ -117,6 +130,7 @@ std::vector<Sampler::Candidate> Sampler::candidates(std::span<const float> logit
             }
         }
     }
+    sort_to(order_.size());
 
     std::vector<Candidate> out;
     out.reserve(order_.size());
