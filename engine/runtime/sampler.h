@@ -35,7 +35,7 @@ void apply_penalties(std::span<float> logits, std::span<const uint32_t> recent,
                      const SamplingParams& params);
 
 class Sampler {
-  public:
+public:
     struct Candidate {
         uint32_t id;
         double p;  // probability of being drawn
@@ -58,7 +58,7 @@ class Sampler {
     const SamplingParams& params() const { return params_; }
     void reseed(uint64_t seed) { rng_.seed(seed); }
 
-  private:
+private:
     SamplingParams params_;
     std::mt19937_64 rng_;
     std::vector<float> work_;      // the penalised row

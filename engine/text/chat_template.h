@@ -47,7 +47,7 @@ struct ChatOptions {
 };
 
 class ChatTemplate {
-  public:
+public:
     // Recognises the family of a tokenizer.chat_template text. Error(Unsupported) naming what it
     // saw (the start of the text, a marker of a family it knows but cannot render) otherwise.
     static ChatTemplate detect(std::string_view source);
@@ -73,7 +73,7 @@ class ChatTemplate {
     // the EOS text, then the opening of a next turn where that is a special token of its own.
     std::vector<std::string> stop_strings(std::string_view eos_token) const;
 
-  private:
+private:
     ChatTemplate(std::string name, format::Format format, bool bos)
         : name_(std::move(name)), format_(std::move(format)), bos_(bos) {}
 

@@ -11,7 +11,7 @@
 namespace moevk::text {
 
 class StopMatcher {
-  public:
+public:
     struct Step {
         std::string text;  // safe to show now
         bool stopped = false;
@@ -31,7 +31,7 @@ class StopMatcher {
     // Starts over for a new reply, with the same stop strings.
     void reset();
 
-  private:
+private:
     size_t held_suffix() const;
 
     std::vector<std::string> stops_;
