@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   cmake g++ make
   libvulkan-dev libvulkan-volk-dev glslang-tools spirv-tools libglm-dev
-  libgtest-dev libcli11-dev nlohmann-json3-dev libutf8proc-dev
+  libgtest-dev libcli11-dev nlohmann-json3-dev libedit-dev libutf8proc-dev
   mesa-vulkan-drivers vulkan-validationlayers
   clang libclang-rt-dev
 )

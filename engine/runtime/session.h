@@ -3,6 +3,7 @@
 // as batches (the grouped-GEMM path), generation one token at a time (matrix-vector products).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -39,6 +40,9 @@ public:
     uint32_t n_ctx() const { return n_ctx_; }
     // Forgets the conversation (the cache is overwritten from position 0).
     void reset() { position_ = 0; }
+    // Forgets every position from `position` on, keeping the earlier ones: a chat whose new
+    // prompt shares only a prefix with what the cache holds continues from there.
+    void truncate(uint32_t position) { position_ = std::min(position_, position); }
 
     // With record_experts: [layer][T][K] expert ids the last eval() selected, best first.
     const std::vector<std::vector<uint32_t>>& selected_experts() const { return experts_; }
