@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "copy_probe.h"
+#include "../common/device_flags.h"
 #include "gpu/context.h"
 #include "gpu/error.h"
 #include "layer_bench.h"
@@ -46,9 +47,9 @@ int main(int argc, char** argv) {
     std::vector<std::string> formats = {"f16", "q8_0"};
     std::vector<uint32_t> token_counts = {1, 512};
     double min_time = 1.0;
-    std::string json_path, device_name;
-    int device_index = -1;
-    bool list = false, validation = false;
+    std::string json_path;
+    apps::DeviceFlags device;
+    bool list = false;
     uint64_t seed = 1;
     std::vector<std::string> model_paths;
     std::string write_model, model_shape = "mixtral-3b";
@@ -62,10 +63,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--min-time", min_time, "seconds of GPU time to repeat each case for")->capture_default_str();
     app.add_option("--json", json_path, "also write the results as JSON to this file");
-    app.add_option("--device", device_name, "use the device whose name contains this text");
-    app.add_option("--device-index", device_index, "use the device at this enumeration index");
+    apps::add_device_flags(app, device);
     app.add_flag("--list-devices", list, "list the Vulkan devices and exit");
-    app.add_flag("--validation", validation, "run with the Khronos validation layer (slow)");
     app.add_option("--seed", seed, "seed for the random weights and inputs")->capture_default_str();
     app.add_option("--model", model_paths, "model mode: time whole GGUF models (prompt and generation tokens/s)")
         ->delimiter(',');
@@ -103,12 +102,7 @@ int main(int argc, char** argv) {
         for (uint32_t t : token_counts)
             if (t == 0) throw Error(ErrorCode::InvalidArgument, "--tokens values must be positive, got 0");
 
-        gpu::ContextOptions options;
-        options.device.name_contains = device_name;
-        if (device_index >= 0) options.device.index = static_cast<uint32_t>(device_index);
-        options.validation = validation;
-        options.on_validation_message = [](const std::string& m) { std::cerr << "validation: " << m << "\n"; };
-        auto ctx = gpu::Context::create(options);
+        auto ctx = gpu::Context::create(apps::context_options(device));
         if (app.count("--tokens") == 0 && ctx->info().kind == gpu::DeviceKind::Cpu) {
             // A CPU device needs minutes for one repeat of a Mixtral-shaped prefill.
             token_counts = {1};

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "../common/device_flags.h"
 #include "gpu/context.h"
 #include "gpu/error.h"
 #include "model/model_file.h"
@@ -66,11 +67,11 @@ struct Totals {
 
 int main(int argc, char** argv) {
     CLI::App app{"moe-chat: chat with a mixture-of-experts GGUF model on a Vulkan device"};
-    std::string model_path, prompt, template_name, system_prompt, device_name;
+    std::string model_path, prompt, template_name, system_prompt;
     runtime::SamplingParams sampling;
     sampling.seed = std::random_device{}();
     uint32_t max_tokens = 256, n_ctx = 2048;
-    int device_index = -1;
+    apps::DeviceFlags device;
     bool show_stats = false;
     app.add_option("-m,--model", model_path, "GGUF model file (default: assets/moe-vk-demo.gguf)");
     app.add_option("-p,--prompt", prompt, "ask one question, print the answer and exit");
@@ -90,8 +91,7 @@ int main(int argc, char** argv) {
     app.add_option("--presence-penalty", sampling.presence_penalty, "penalise tokens already used (0: off)")
         ->capture_default_str();
     app.add_option("--seed", sampling.seed, "random seed, for reproducible replies");
-    app.add_option("--device", device_name, "use the Vulkan device whose name contains this text");
-    app.add_option("--device-index", device_index, "use the Vulkan device at this enumeration index");
+    apps::add_device_flags(app, device);
     app.add_flag("--stats", show_stats, "print token counts and speeds after each answer in -p mode too");
     CLI11_PARSE(app, argc, argv);
     if (model_path.empty()) model_path = default_model(argv[0]);
@@ -110,10 +110,7 @@ int main(int argc, char** argv) {
             return text::ChatTemplate::detect(*source);
         }();
 
-        gpu::ContextOptions options;
-        options.device.name_contains = device_name;
-        if (device_index >= 0) options.device.index = static_cast<uint32_t>(device_index);
-        auto ctx = gpu::Context::create(options);
+        auto ctx = gpu::Context::create(apps::context_options(device));
         std::fprintf(stderr, "%s: %s\non %s\n", model_path.c_str(), model::describe(model.config()).c_str(),
                      ctx->info().name.c_str());
         runtime::DeviceModel device_model(*ctx, model, [](uint32_t done, uint32_t total) {

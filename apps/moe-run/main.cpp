@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "gguf/gguf.h"
+#include "../common/device_flags.h"
 #include "gpu/context.h"
 #include "gpu/error.h"
 #include "model/model_file.h"
@@ -55,11 +56,11 @@ int run_text_tool(const std::string& model_path, const std::string* tokenize,
 
 int main(int argc, char** argv) {
     CLI::App app{"moe-run: run a mixture-of-experts GGUF model on a Vulkan device"};
-    std::string model_path, prompt, logits_path, experts_path, device_name, kv = "f32", tokenize_text;
+    std::string model_path, prompt, logits_path, experts_path, kv = "f32", tokenize_text;
     std::vector<uint32_t> prompt_tokens, detokenize_ids;
     uint32_t n_generate = 0, n_ctx = 0, batch = 256;
-    int device_index = -1;
-    bool validation = false, add_bos = false, special = false, print_ids = false;
+    apps::DeviceFlags device;
+    bool add_bos = false, special = false, print_ids = false;
     app.add_option("-m,--model", model_path, "GGUF model file (vocabulary-only will do for --tokenize / --detokenize)")
         ->required();
     app.add_option("-p,--prompt", prompt, "prompt text, tokenised with the model's vocabulary (BOS as it asks)");
@@ -80,9 +81,7 @@ int main(int argc, char** argv) {
     app.add_option("--ctx", n_ctx, "context length (default: the model's, at most 4096)");
     app.add_option("--batch", batch, "prompt tokens per forward step")->capture_default_str();
     app.add_option("--kv", kv, "KV cache format: f32 or f16")->capture_default_str();
-    app.add_option("--device", device_name, "use the Vulkan device whose name contains this text");
-    app.add_option("--device-index", device_index, "use the Vulkan device at this enumeration index");
-    app.add_flag("--validation", validation, "run with the Khronos validation layer");
+    apps::add_device_flags(app, device);
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -111,12 +110,7 @@ int main(int argc, char** argv) {
             prompt_tokens = tokenizer->encode(prompt, tokenizer->add_bos(), false);
             if (prompt_tokens.empty()) throw Error(ErrorCode::InvalidArgument, "the prompt gives no tokens");
         }
-        gpu::ContextOptions options;
-        options.device.name_contains = device_name;
-        if (device_index >= 0) options.device.index = static_cast<uint32_t>(device_index);
-        options.validation = validation;
-        options.on_validation_message = [](const std::string& m) { std::cerr << "validation: " << m << "\n"; };
-        auto ctx = gpu::Context::create(options);
+        auto ctx = gpu::Context::create(apps::context_options(device));
         runtime::DeviceModel device_model(*ctx, model);
         std::cerr << "device: " << ctx->info().name << ", " << (device_model.bytes() >> 20) << " MiB of weights\n";
 
