@@ -47,7 +47,10 @@ Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions opt
         k_cache_.push_back(alloc(kv_bytes(options_.kv_format, size_t(n_ctx_) * c.kv_dim()), "K cache"));
         v_cache_.push_back(alloc(kv_bytes(options_.kv_format, size_t(n_ctx_) * c.kv_dim()), "V cache"));
     }
-    ids_ = alloc(b * 4, "token ids");
+    // The per-step inputs and the last token's logits live in host-visible memory: decode then
+    // needs no staging copy (a submit and wait each) on either side of the forward pass.
+    ids_ = ctx.allocate(b * 4, gpu::MemoryKind::Host, "session token ids");
+    last_logits_ = ctx.allocate(uint64_t(c.n_vocab) * 4, gpu::MemoryKind::Host, "session last logits");
     x_ = alloc(b * c.d_model * 4, "residual");
     h_ = alloc(b * c.d_model * 4, "normed");
     o_ = alloc(b * c.d_model * 4, "attention output");
@@ -128,7 +131,8 @@ void Session::record_step(gpu::CommandBuffer& cb, uint32_t T, bool all_logits) {
     VkDeviceAddress last = x_.address() + uint64_t(T - rows) * d * 4;
     record_rmsnorm(cb, ctx_, last, model_.output_norm().address(), h_.address(), rows, d, c.rms_eps);
     cb.barrier();
-    record_linear(cb, ctx_, model_.output(), linear_ws_, h_.address(), logits_.address(), rows);
+    record_linear(cb, ctx_, model_.output(), linear_ws_, h_.address(),
+                  all_logits ? logits_.address() : last_logits_.address(), rows);
 }
 
 std::vector<float> Session::eval(std::span<const uint32_t> tokens, bool all_logits) {
@@ -147,16 +151,15 @@ std::vector<float> Session::eval(std::span<const uint32_t> tokens, bool all_logi
     for (size_t done = 0; done < tokens.size();) {
         uint32_t T = static_cast<uint32_t>(std::min<size_t>(options_.max_batch, tokens.size() - done));
         bool last_chunk = done + T == tokens.size();
-        bool want_all = all_logits;
         gpu::upload(ctx_, ids_, tokens.data() + done, uint64_t(T) * 4);
         commands_.begin();
-        record_step(commands_, T, want_all);
+        record_step(commands_, T, all_logits);
         commands_.submit_and_wait();
         position_ += T;
-        if (want_all || last_chunk) {
-            size_t rows = want_all ? T : 1;
-            std::vector<float> part = gpu::download<float>(ctx_, logits_, rows * c.n_vocab);
-            if (!want_all) logits.clear();
+        if (all_logits || last_chunk) {
+            size_t rows = all_logits ? T : 1;
+            std::vector<float> part = gpu::download<float>(ctx_, all_logits ? logits_ : last_logits_, rows * c.n_vocab);
+            if (!all_logits) logits.clear();
             logits.insert(logits.end(), part.begin(), part.end());
         }
         if (options_.record_experts) {

@@ -61,6 +61,7 @@ private:
     gpu::Buffer ids_;                              // [max_batch] u32
     gpu::Buffer x_, h_, q_, k_, v_, att_, o_;      // activations, f32
     gpu::Buffer logits_;                           // [max_batch][n_vocab] f32
+    gpu::Buffer last_logits_;                      // [n_vocab] f32, host-visible
     gpu::Buffer expert_ids_;                       // [layers][max_batch][K] u32 with record_experts
     gpu::CommandBuffer commands_;
     std::vector<std::vector<uint32_t>> experts_;
