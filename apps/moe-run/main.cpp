@@ -60,12 +60,13 @@ int main(int argc, char** argv) {
     std::vector<uint32_t> prompt_tokens, detokenize_ids;
     uint32_t n_generate = 0, n_ctx = 0, batch = 256;
     apps::DeviceFlags device;
-    bool add_bos = false, special = false, print_ids = false;
+    bool add_bos = false, special = false, print_ids = false, ignore_eos = false;
     app.add_option("-m,--model", model_path, "GGUF model file (vocabulary-only will do for --tokenize / --detokenize)")
         ->required();
     app.add_option("-p,--prompt", prompt, "prompt text, tokenised with the model's vocabulary (BOS as it asks)");
     app.add_option("--tokens", prompt_tokens, "prompt as token ids, e.g. 1,557,541")->delimiter(',');
     app.add_flag("--print-ids", print_ids, "print the generated token ids instead of their text");
+    app.add_flag("--ignore-eos", ignore_eos, "keep generating past end-of-generation tokens");
     CLI::Option* tokenize_opt = app.add_option("--tokenize", tokenize_text, "print the token ids of TEXT and exit");
     CLI::Option* detokenize_opt =
         app.add_option("--detokenize", detokenize_ids, "print the text of token ids, e.g. 1,557,541, and exit")
@@ -145,6 +146,11 @@ int main(int argc, char** argv) {
         if (!print_ids) detok.emplace(*tokenizer, false, false);
         for (uint32_t i = 0; i < n_generate; ++i) {
             uint32_t next = argmax(last);
+            if (tokenizer && !ignore_eos && tokenizer->is_eog(next)) {
+                if (detok) std::cout << detok->flush();
+                std::cout << "\n";
+                break;
+            }
             generated.push_back(next);
             if (detok) {
                 std::cout << detok->push(next);
@@ -169,7 +175,8 @@ int main(int argc, char** argv) {
         double prompt_s = std::chrono::duration<double>(t1 - t0).count();
         double gen_s = std::chrono::duration<double>(t2 - t1).count();
         std::cerr << "prompt: " << prompt_tokens.size() << " tokens in " << prompt_s << " s";
-        if (n_generate > 1) std::cerr << "; generation: " << (n_generate - 1) / gen_s << " tokens/s";
+        // The first generated token comes from the prompt's logits; each later one took a step.
+        if (generated.size() > 1) std::cerr << "; generation: " << (generated.size() - 1) / gen_s << " tokens/s";
         std::cerr << "\n";
         return 0;
     } catch (const std::exception& e) {
