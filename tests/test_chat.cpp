@@ -11,11 +11,14 @@
 #include "chat_templates.h"
 #include "gguf/gguf.h"
 #include "gpu/error.h"
+#include "test_support.h"
 #include "text/chat_template.h"
 #include "text/whitespace.h"
 
 namespace moevk::text {
 namespace {
+
+using test::expect_error;
 
 namespace tpl = templates;
 using namespace std::chrono_literals;
@@ -48,19 +51,6 @@ ChatOptions opts(std::string bos, std::string eos, bool generation = true) {
     o.eos_token = std::move(eos);
     o.add_generation_prompt = generation;
     return o;
-}
-
-void expect_error(const std::function<void()>& f, ErrorCode code,
-                  const std::vector<std::string>& parts) {
-    try {
-        f();
-        ADD_FAILURE() << "no error thrown";
-    } catch (const Error& e) {
-        EXPECT_EQ(static_cast<int>(e.code()), static_cast<int>(code)) << e.what();
-        for (const std::string& part : parts)
-            EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-                << "message \"" << e.what() << "\" does not mention \"" << part << "\"";
-    }
 }
 
 // --- the fixture models ----------------------------------------------------------------------

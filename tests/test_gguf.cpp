@@ -15,12 +15,14 @@
 
 #include "gguf/gguf.h"
 #include "gpu/error.h"
+#include "test_support.h"
 
 namespace moevk::gguf {
 namespace {
 
 namespace fs = std::filesystem;
 using quant::GgmlType;
+using test::expect_error;
 
 constexpr const char* kName = "corrupt.gguf";  // stands in for the path in parse() errors
 
@@ -28,27 +30,6 @@ constexpr const char* kName = "corrupt.gguf";  // stands in for the path in pars
 
 std::string temp_path(const std::string& name) {
     return (fs::path(::testing::TempDir()) / ("moevk_test_gguf_" + name)).string();
-}
-
-std::string joined(const std::vector<std::string>& parts) {
-    std::string s;
-    for (const std::string& p : parts) s += (s.empty() ? "\"" : ", \"") + p + "\"";
-    return s;
-}
-
-// Runs `f` and checks it throws Error with `code` and a message holding every one of `parts`.
-void expect_error(const std::function<void()>& f, ErrorCode code,
-                  const std::vector<std::string>& parts) {
-    try {
-        f();
-        ADD_FAILURE() << "no error thrown; expected one mentioning " << joined(parts);
-    } catch (const Error& e) {
-        EXPECT_EQ(static_cast<int>(e.code()), static_cast<int>(code)) << e.what();
-        std::string message = e.what();
-        for (const std::string& part : parts)
-            EXPECT_NE(message.find(part), std::string::npos)
-                << "message \"" << message << "\" does not mention \"" << part << "\"";
-    }
 }
 
 // Parsing `bytes` fails with BadFile naming the file (kName) and each of `parts`.

@@ -11,6 +11,7 @@
 #include "model/model_file.h"
 #include "model/synthetic.h"
 #include "quant/ggml_types.h"
+#include "test_support.h"
 
 namespace moevk::model {
 namespace {
@@ -57,18 +58,10 @@ std::vector<uint8_t> rewrite(const SyntheticSpec& spec, const Edits& edits) {
     return w.bytes();
 }
 
-void expect_error(const std::vector<uint8_t>& bytes, ErrorCode code, const std::vector<std::string>& parts) {
-    try {
-        ModelFile::from(gguf::File::parse(bytes, kName));
-        ADD_FAILURE() << "the model loaded; expected an error";
-    } catch (const Error& e) {
-        EXPECT_EQ(static_cast<int>(e.code()), static_cast<int>(code)) << e.what();
-        std::string message = e.what();
-        std::vector<std::string> all = parts;
-        all.push_back(kName);
-        for (const std::string& part : all)
-            EXPECT_NE(message.find(part), std::string::npos) << "\"" << message << "\" does not name \"" << part << "\"";
-    }
+// Loading `bytes` fails with `code` and a message naming the file and each of `parts`.
+void expect_error(const std::vector<uint8_t>& bytes, ErrorCode code, std::vector<std::string> parts) {
+    parts.push_back(kName);
+    test::expect_error([&] { ModelFile::from(gguf::File::parse(bytes, kName)); }, code, parts);
 }
 
 TEST(ModelFile, EveryArchitectureInTheTableLoads) {

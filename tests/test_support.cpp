@@ -83,4 +83,19 @@ gpu::Buffer poisoned_buffer(gpu::Context& ctx, size_t words, const std::string& 
                                          << expected[first] << "; worst finite relative error " << worst;
 }
 
+void expect_error(const std::function<void()>& f, ErrorCode code, const std::vector<std::string>& parts) {
+    std::string wanted;
+    for (const std::string& p : parts) wanted += (wanted.empty() ? "\"" : ", \"") + p + "\"";
+    try {
+        f();
+        ADD_FAILURE() << "no error thrown; expected one mentioning " << wanted;
+    } catch (const Error& e) {
+        EXPECT_EQ(static_cast<int>(e.code()), static_cast<int>(code)) << e.what();
+        std::string message = e.what();
+        for (const std::string& part : parts)
+            EXPECT_NE(message.find(part), std::string::npos)
+                << "message \"" << message << "\" does not mention \"" << part << "\"";
+    }
+}
+
 }  // namespace moevk::test

@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "gpu/commands.h"
 #include "gpu/context.h"
+#include "gpu/error.h"
 
 namespace moevk::test {
 
@@ -44,5 +46,9 @@ gpu::Buffer poisoned_buffer(gpu::Context& ctx, size_t words, const std::string& 
 // relative where values are large, and scaled to the data where they cancel to near zero.
 ::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<double>& expected,
                                      double rtol);
+
+// Runs `f` and checks that it throws moevk::Error with `code` and a message that mentions every
+// one of `parts` (a file name, a key, a value): the engine's errors must say what was wrong.
+void expect_error(const std::function<void()>& f, ErrorCode code, const std::vector<std::string>& parts);
 
 }  // namespace moevk::test

@@ -11,6 +11,7 @@
 
 #include "gguf/gguf.h"
 #include "gpu/error.h"
+#include "test_support.h"
 #include "text/detokenizer.h"
 #include "text/pre_tokenizer.h"
 #include "text/tokenizer.h"
@@ -18,6 +19,8 @@
 
 namespace moevk {
 namespace {
+
+using test::expect_error;
 
 namespace fs = std::filesystem;
 using text::Tokenizer;
@@ -92,19 +95,6 @@ std::vector<Case> load_cases(const fs::path& vocab) {
 
 Tokenizer open_tokenizer(const fs::path& path) {
     return Tokenizer::from_file(gguf::File::open(path.string()));
-}
-
-void expect_error(const std::function<void()>& f, ErrorCode code,
-                  const std::vector<std::string>& parts) {
-    try {
-        f();
-        ADD_FAILURE() << "no error thrown";
-    } catch (const Error& e) {
-        EXPECT_EQ(static_cast<int>(e.code()), static_cast<int>(code)) << e.what();
-        for (const std::string& part : parts)
-            EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-                << "message \"" << e.what() << "\" does not mention \"" << part << "\"";
-    }
 }
 
 // --- llama.cpp's ids for the vocabulary fixtures ---------------------------------------------
