@@ -142,7 +142,8 @@ MatvecGeometry matvec_geometry(const gpu::DeviceInfo& info, const MatvecOptions&
 void record_expert_matvec(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertMatvec& m) {
     if (m.d_out == 0 || m.n_pairs == 0) return;
     MatvecGeometry g = matvec_geometry(ctx.info(), m.options);
-    MatvecPush push{m.x, m.dst, m.ids, m.table, m.d_in, m.d_out, m.pairs_per_token, m.ids != 0 ? 1u : 0u};
+    MatvecPush push{m.x,    m.dst,   m.ids,           m.table,
+                    m.d_in, m.d_out, m.pairs_per_token, m.ids != 0 ? 1u : 0u};
     // The block formats read x as vec4 where its address allows (rows are whole 32-blocks, so
     // every row of x is then aligned too). A separate pipeline; the results are the same.
     bool x_vec4 = quant::block_values(m.format) > 1 && m.x % 16 == 0;

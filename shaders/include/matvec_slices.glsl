@@ -4,8 +4,9 @@
 //
 // A row is cut into row_slices(row_len) slices of SLICE_VALUES values; slice s goes to lane
 // s % LANES, so adjacent lanes read adjacent bytes of the row and a row group sweeps one span of
-// it per step. Each slice is a whole unit of its format's layout, so a lane decodes a block scale
-// once per slice and never needs its neighbours' bytes:
+// it per step; the kernel takes STEPS steps at once (more for the small slices, whose loads are
+// few registers). Each slice is a whole unit of its format's layout, so a lane decodes a block
+// scale once per slice and never needs its neighbours' bytes:
 //   F32                 1 value (1 word)
 //   F16, BF16           2 values (1 word; a row of odd length starts mid-word, and its last
 //                       value is left to dot_tail)
@@ -51,6 +52,7 @@ const uint SLICE_VALUES = 1u;
 #else
 const uint SLICE_VALUES = 2u;
 #endif
+const uint STEPS = 4u;
 
 struct XSlice {
     float v[SLICE_VALUES];
@@ -63,7 +65,9 @@ uint row_offset(uint row, uint row_len) { return row * row_len; }
 
 XSlice load_x_slice(Floats x, uint x_base, uint s) {
     XSlice xs;
-    [[unroll]] for (uint i = 0u; i < SLICE_VALUES; ++i) xs.v[i] = x.v[x_base + s * SLICE_VALUES + i];
+    [[unroll]] for (uint i = 0u; i < SLICE_VALUES; ++i) {
+        xs.v[i] = x.v[x_base + s * SLICE_VALUES + i];
+    }
     return xs;
 }
 
@@ -91,11 +95,12 @@ float dot_tail(Uints m, uint row, uint row_len, Floats x, uint x_base) {
     return acc;
 }
 
-#elif defined(WEIGHT_Q4_0) || defined(WEIGHT_Q4_1) || defined(WEIGHT_Q5_0) || defined(WEIGHT_Q5_1) || \
-    defined(WEIGHT_Q8_0)
+#elif defined(WEIGHT_Q4_0) || defined(WEIGHT_Q4_1) || defined(WEIGHT_Q5_0) || \
+    defined(WEIGHT_Q5_1) || defined(WEIGHT_Q8_0)
 // --- 32-value blocks: four slices of 8 values per block --------------------------------------
 
 const uint SLICE_VALUES = 8u;
+const uint STEPS = 2u;
 
 struct XSlice {
     vec4 a, b;  // Q8_0: values 8q..8q+7; else 4q..4q+3 and 16+4q..16+4q+3
@@ -178,6 +183,7 @@ float dot_slice(Uints m, uint row_off, uint s, XSlice xs) {
 // --- 256-value super-blocks: sixteen slices of 16 values ---------------------------------------
 
 const uint SLICE_VALUES = 16u;
+const uint STEPS = 2u;
 
 // Two runs of 8 values that take different scales: lo = a0, a1, hi = b0, b1.
 struct XSlice {
@@ -190,7 +196,8 @@ uint row_slices(uint row_len) { return row_len / SLICE_VALUES; }
 uint row_offset(uint row, uint row_len) { return row * (row_len / 256u) * BLOCK_BYTES; }
 
 // Columns of slice s inside its super-block: Q4_K, Q5_K: sub-blocks 2i and 2i+1 at positions
-// 8k..8k+7 (s = 4i + k); Q6_K: quarters c and c+2 of half h at positions 8t..8t+7 (s = 8h + 4c + t).
+// 8k..8k+7 (s = 4i + k); Q6_K: quarters c and c+2 of half h at positions 8t..8t+7
+// (s = 8h + 4c + t).
 XSlice load_x_slice(Floats x, uint x_base, uint s) {
     uint col = x_base + (s >> 4) * 256u;
 #if defined(WEIGHT_Q6_K)

@@ -17,7 +17,7 @@
 //   constants (moe::matvec_geometry).
 // - A row is cut into slices (include/matvec_slices.glsl): slice s goes to lane s % LANES, so a
 //   row group reads one contiguous span of the row per step, adjacent lanes adjacent bytes. The
-//   loop takes four steps at once so that each lane has several independent loads in flight.
+//   loop takes STEPS steps at once so that each lane has several independent loads in flight.
 // - A lane loads a slice's activations once and applies them to all of its rows (and to gate and
 //   up), which divides the x loads, and the x sums that offsets and minimums need, among them.
 // - With SUBGROUP and LANES equal to the subgroup size, a row group is one subgroup and
@@ -103,10 +103,14 @@ void main() {
 
     uint n_slices = row_slices(pc.d_in);
     uint s = lane;
-    for (; s + 3u * LANES < n_slices; s += 4u * LANES) {
-        XSlice xs[4];
-        [[unroll]] for (uint k = 0u; k < 4u; ++k) xs[k] = load_x_slice(pc.x, x_base, s + k * LANES);
-        [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+    // STEPS steps at a time while they are all inside the row, so their loads can all be in
+    // flight together; then one at a time. A lane adds its slices in order either way.
+    for (; s + (STEPS - 1u) * LANES < n_slices; s += STEPS * LANES) {
+        XSlice xs[STEPS];
+        [[unroll]] for (uint k = 0u; k < STEPS; ++k) {
+            xs[k] = load_x_slice(pc.x, x_base, s + k * LANES);
+        }
+        [[unroll]] for (uint k = 0u; k < STEPS; ++k) {
             [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
                 acc0[r] += dot_slice(w0, offsets[r], s + k * LANES, xs[k]);
 #ifdef GATE_UP
