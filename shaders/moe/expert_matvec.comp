@@ -10,16 +10,20 @@
 //   GATE_UP: h[p][n] = silu(x[p / pairs_per_token] . Wgate[n]) * (x[...] . Wup[n])
 //   else:    y[p][n] = h[p] . Wdown[n]
 //
-// Decode is bound by reading the weights once, so the layout serves the memory system:
-// - A workgroup of WG threads is WG / LANES row groups; each row group owns ROWS_PER_THREAD
-//   consecutive rows of one pair and its LANES lanes walk them together. A workgroup thus covers
-//   MOE_MATVEC_ROWS_PER_THREAD * WG / LANES rows; the host computes its dispatch from the same
-//   constants (moe::matvec_geometry).
+// Decode is bound by reading the weights once, so the layout serves the memory system. (The
+// previous layout, one 64-thread workgroup per row and a six-barrier tree reduction, kept an H100
+// at 7-12% of its copy bandwidth: tiny workgroups spending their time in barriers.)
+// - A workgroup of WG threads is WG / LANES row groups; each row group owns ROWS
+//   (MOE_MATVEC_ROWS_PER_THREAD) consecutive rows of one pair and its LANES lanes walk them
+//   together. A workgroup thus covers ROWS * WG / LANES rows; the host computes its dispatch from
+//   the same constants (moe::matvec_geometry).
 // - A row is cut into slices (include/matvec_slices.glsl): slice s goes to lane s % LANES, so a
 //   row group reads one contiguous span of the row per step, adjacent lanes adjacent bytes. The
 //   loop takes STEPS steps at once so that each lane has several independent loads in flight.
 // - A lane loads a slice's activations once and applies them to all of its rows (and to gate and
-//   up), which divides the x loads, and the x sums that offsets and minimums need, among them.
+//   up), which divides the x loads (L1 traffic comparable to the weights' own) and the x sums
+//   that offsets and minimums need among them. Two rows rather than more keeps enough threads
+//   for small layers (Qwen3's 768-row experts) to fill a big GPU.
 // - With SUBGROUP and LANES equal to the subgroup size, a row group is one subgroup and
 //   subgroupAdd sums its lanes: no shared memory, no barrier. Without the feature (the variant
 //   built without SUBGROUP), or when the device's subgroups do not match LANES, lanes are taken
