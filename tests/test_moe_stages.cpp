@@ -1,10 +1,14 @@
 // Each MoE kernel against the double-precision reference, on fresh random inputs, outputs
 // poisoned first. Edge shapes: one token, one expert, sizes that are not multiples of the
-// workgroup sizes, and every pair routed to one expert.
+// workgroup sizes, and every pair routed to one expert. The matrix-vector kernel also on each of
+// its reduction paths, forced through MatvecOptions.
 #include <algorithm>
+#include <cmath>
+#include <iostream>
 #include <numeric>
 #include <random>
 
+#include "gpu/error.h"
 #include "moe/device_weights.h"
 #include "moe/reference.h"
 #include "moe/stages.h"
@@ -299,6 +303,209 @@ INSTANTIATE_TEST_SUITE_P(Formats, BlockFormatFfn,
                                          quant::WeightFormat::Q8_0, quant::WeightFormat::Q4_K,
                                          quant::WeightFormat::Q5_K, quant::WeightFormat::Q6_K),
                          [](const auto& info) { return std::string(quant::format_name(info.param)); });
+
+// --- the matrix-vector kernel's paths ---------------------------------------------------------
+
+struct MatvecPath {
+    std::string name;
+    MatvecOptions options;
+};
+
+// Shared memory always (16 lanes, with the grid folded into z after two workgroups); where the
+// device has subgroup arithmetic, subgroupAdd, and a subgroup pipeline whose lanes are not the
+// subgroup size, which must notice and reduce through shared memory. Each is a pipeline to
+// compile, which lavapipe is slow at, hence no more.
+std::vector<MatvecPath> matvec_paths(const gpu::DeviceInfo& info) {
+    std::vector<MatvecPath> paths = {
+        {"shared memory, 16 lanes, 2 workgroups in x", {MatvecReduction::SharedMemory, 16, 2}}};
+    if (info.features.subgroup_arithmetic) {
+        paths.push_back({"subgroup", {MatvecReduction::Subgroup}});
+        paths.push_back({"subgroup pipeline, half-subgroup lanes",
+                         {MatvecReduction::Subgroup, std::max(info.subgroup_size / 2, 1u)}});
+    }
+    return paths;
+}
+
+// Two experts' gate, up and down matrices [d_out][d_in] in one buffer, each starting 4 bytes past
+// a 16-byte boundary (as tensors inside a model file may), and the expert table pointing at them.
+struct MatvecWeights {
+    std::vector<std::vector<float>> dense;  // [e * 3 + matrix], dequantised
+    gpu::Buffer blob, table;
+};
+
+MatvecWeights matvec_weights(gpu::Context& ctx, quant::WeightFormat format, uint32_t d_in,
+                             uint32_t d_out, uint32_t experts, uint64_t seed) {
+    MatvecWeights w;
+    std::vector<uint8_t> bytes;
+    std::vector<size_t> offsets;
+    for (uint32_t i = 0; i < experts * 3; ++i) {
+        std::vector<uint8_t> m = quant::encode_matrix(
+            format, random_floats(size_t(d_out) * d_in, seed + i), d_out, d_in);
+        w.dense.push_back(quant::decode_matrix(format, m, d_out, d_in));
+        bytes.resize((bytes.size() + 15) / 16 * 16 + 4);
+        offsets.push_back(bytes.size());
+        bytes.insert(bytes.end(), m.begin(), m.end());
+    }
+    bytes.resize((bytes.size() + 3) / 4 * 4);
+    w.blob = device_buffer(ctx, bytes, "matvec weights");
+    std::vector<uint64_t> table;
+    for (size_t o : offsets) table.push_back(w.blob.address() + o);
+    w.table = device_buffer(ctx, table, "matvec table");
+    return w;
+}
+
+double dot_row(const std::vector<float>& w, uint32_t row, const float* x, uint32_t d_in) {
+    double acc = 0;
+    for (uint32_t c = 0; c < d_in; ++c) acc += double(w[size_t(row) * d_in + c]) * x[c];
+    return acc;
+}
+
+class MatvecKernel : public test::GpuTest,
+                     public testing::WithParamInterface<quant::WeightFormat> {};
+
+// Both passes on every path, with x 16-byte aligned (and, on one path, not: the block formats read
+// it as vec4 when it is): d_in below one row group's span of a row, about one span, and past four
+// spans (the kernel's unrolled loop); d_out of 1 and a count that no rows-per-workgroup divides.
+TEST_P(MatvecKernel, EveryPathMatchesReference) {
+    quant::WeightFormat format = GetParam();
+    size_t block = quant::block_values(format);
+    std::vector<uint32_t> d_ins = block == 1    ? std::vector<uint32_t>{7, 64, 1031}
+                                  : block == 32 ? std::vector<uint32_t>{32, 96, 1056}
+                                                : std::vector<uint32_t>{256, 2304};
+    const uint32_t experts = 2, pairs = 4, per_token = 2, tokens = pairs / per_token;
+    const std::vector<uint32_t> ids = {1, 0, 0, 1};
+    std::vector<MatvecPath> paths = matvec_paths(ctx().info());
+    for (uint32_t d_in : d_ins) {
+        for (uint32_t d_out : {1u, 37u}) {
+            if (d_out == 1 && d_in != d_ins.front()) continue;
+            SCOPED_TRACE(testing::Message()
+                         << quant::format_name(format) << " d_in=" << d_in << " d_out=" << d_out);
+            MatvecWeights w = matvec_weights(ctx(), format, d_in, d_out, experts, d_in + d_out);
+            // x [tokens][d_in] for gate/up, h [pairs][d_in] for down, each also 4 bytes further on.
+            std::vector<float> x = random_floats(size_t(tokens) * d_in, 3 + d_in);
+            std::vector<float> h = random_floats(size_t(pairs) * d_in, 4 + d_in);
+            std::vector<float> shifted_x = x, shifted_h = h;
+            shifted_x.insert(shifted_x.begin(), 0.0f);
+            shifted_h.insert(shifted_h.begin(), 0.0f);
+            gpu::Buffer xb = device_buffer(ctx(), x, "x"), hb = device_buffer(ctx(), h, "h");
+            gpu::Buffer xb4 = device_buffer(ctx(), shifted_x, "x + 4"),
+                        hb4 = device_buffer(ctx(), shifted_h, "h + 4");
+            ASSERT_EQ(xb.address() % 16, 0u);
+            ASSERT_EQ(hb.address() % 16, 0u);
+            gpu::Buffer idb = device_buffer(ctx(), ids, "ids");
+            std::vector<double> want_h(size_t(pairs) * d_out), want_y(size_t(pairs) * d_out);
+            for (uint32_t p = 0; p < pairs; ++p) {
+                for (uint32_t n = 0; n < d_out; ++n) {
+                    const float* xp = &x[size_t(p / per_token) * d_in];
+                    double g = dot_row(w.dense[ids[p] * 3 + 0], n, xp, d_in);
+                    double u = dot_row(w.dense[ids[p] * 3 + 1], n, xp, d_in);
+                    want_h[size_t(p) * d_out + n] = g / (1 + std::exp(-g)) * u;
+                    want_y[size_t(p) * d_out + n] =
+                        dot_row(w.dense[ids[p] * 3 + 2], n, &h[size_t(p) * d_in], d_in);
+                }
+            }
+            struct Run {
+                std::string what;
+                gpu::Buffer h, y;
+            };
+            std::vector<Run> runs;
+            run(ctx(), [&](gpu::CommandBuffer& cb) {
+                for (const MatvecPath& path : paths) {
+                    for (uint32_t shift : {0u, 4u}) {
+                        if (shift != 0 && &path != &paths.back()) continue;  // one path is enough
+                        Run r{path.name + (shift ? ", x not 16-byte aligned" : ""),
+                              poisoned_buffer(ctx(), size_t(pairs) * d_out, "h out"),
+                              poisoned_buffer(ctx(), size_t(pairs) * d_out, "y out")};
+                        Address xa = shift ? xb4.address() + 4 : xb.address();
+                        Address ha = shift ? hb4.address() + 4 : hb.address();
+                        record_expert_matvec(
+                            cb, ctx(),
+                            {format, true, xa, r.h.address(), idb.address(), w.table.address(),
+                             d_in, d_out, pairs, per_token, path.options});
+                        record_expert_matvec(
+                            cb, ctx(),
+                            {format, false, ha, r.y.address(), idb.address(), w.table.address(),
+                             d_in, d_out, pairs, 1, path.options});
+                        runs.push_back(std::move(r));
+                    }
+                }
+            });
+            for (const Run& r : runs) {
+                EXPECT_TRUE(all_close(gpu::download<float>(ctx(), r.h, size_t(pairs) * d_out),
+                                      want_h, 1e-5))
+                    << r.what << ", gate/up";
+                EXPECT_TRUE(all_close(gpu::download<float>(ctx(), r.y, size_t(pairs) * d_out),
+                                      want_y, 1e-5))
+                    << r.what << ", down";
+            }
+        }
+    }
+}
+
+// A row's value may not depend on what else the dispatch holds (expert paging runs subsets):
+// one pair and the first 3 rows alone give the bits that pair's rows got among 4 pairs x 37 rows.
+TEST_P(MatvecKernel, RowsDoNotDependOnTheRestOfTheDispatch) {
+    quant::WeightFormat format = GetParam();
+    uint32_t d_in = quant::block_values(format) == 256 ? 512 : 96, d_out = 37, pairs = 4;
+    MatvecWeights w = matvec_weights(ctx(), format, d_in, d_out, 2, 17);
+    const std::vector<uint32_t> ids = {1, 0, 0, 1};
+    gpu::Buffer hb = device_buffer(ctx(), random_floats(size_t(pairs) * d_in, 18), "h");
+    gpu::Buffer idb = device_buffer(ctx(), ids, "ids");
+    gpu::Buffer all = poisoned_buffer(ctx(), size_t(pairs) * d_out, "all rows");
+    gpu::Buffer some = poisoned_buffer(ctx(), 3, "some rows");
+    const uint32_t p = 2;
+    run(ctx(), [&](gpu::CommandBuffer& cb) {
+        record_expert_matvec(cb, ctx(),
+                             {format, false, hb.address(), all.address(), idb.address(),
+                              w.table.address(), d_in, d_out, pairs, 1});
+        record_expert_matvec(cb, ctx(),
+                             {format, false, hb.address() + size_t(p) * d_in * 4, some.address(),
+                              idb.address() + p * 4, w.table.address(), d_in, 3, 1, 1});
+    });
+    auto got_all = gpu::download<uint32_t>(ctx(), all, size_t(pairs) * d_out);
+    auto got_some = gpu::download<uint32_t>(ctx(), some, 3);
+    EXPECT_EQ(got_some,
+              std::vector<uint32_t>(got_all.begin() + p * d_out, got_all.begin() + p * d_out + 3));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Formats, MatvecKernel,
+    testing::Values(quant::WeightFormat::F32, quant::WeightFormat::F16, quant::WeightFormat::BF16,
+                    quant::WeightFormat::Q4_0, quant::WeightFormat::Q4_1, quant::WeightFormat::Q5_0,
+                    quant::WeightFormat::Q5_1, quant::WeightFormat::Q8_0, quant::WeightFormat::Q4_K,
+                    quant::WeightFormat::Q5_K, quant::WeightFormat::Q6_K),
+    [](const auto& info) { return std::string(quant::format_name(info.param)); });
+
+TEST_F(MoeStages, MatvecGeometryFollowsTheDevice) {
+    gpu::DeviceInfo info = ctx().info();
+    MatvecGeometry g = matvec_geometry(info);
+    EXPECT_EQ(g.subgroup, info.features.subgroup_arithmetic);
+    EXPECT_EQ(g.lanes, g.subgroup ? info.subgroup_size : MOE_MATVEC_LANES);
+    EXPECT_EQ(g.rows_per_group, g.threads / g.lanes * MOE_MATVEC_ROWS_PER_THREAD);
+    std::cout << "[          ] " << info.name << ": subgroup size " << info.subgroup_size
+              << ", arithmetic " << info.features.subgroup_arithmetic << "; matvec " << g.threads
+              << " threads, " << g.lanes << " lanes, " << g.rows_per_group
+              << " rows per workgroup\n";
+    info.features.subgroup_arithmetic = false;
+    EXPECT_FALSE(matvec_geometry(info).subgroup);
+    EXPECT_EQ(matvec_geometry(info).lanes, uint32_t(MOE_MATVEC_LANES));
+    try {
+        matvec_geometry(info, {MatvecReduction::Subgroup});
+        ADD_FAILURE() << "no error for a subgroup reduction without subgroup arithmetic";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::Unsupported) << e.what();
+    }
+    info.features.subgroup_arithmetic = true;
+    info.subgroup_size = 64;
+    EXPECT_EQ(matvec_geometry(info).rows_per_group,
+              MOE_MATVEC_THREADS / 64 * MOE_MATVEC_ROWS_PER_THREAD);
+    info.subgroup_size = 2 * MOE_MATVEC_THREADS;  // one row group per workgroup
+    info.max_workgroup_invocations = 1024;
+    g = matvec_geometry(info);
+    EXPECT_EQ(g.threads, 2u * MOE_MATVEC_THREADS);
+    EXPECT_EQ(g.rows_per_group, uint32_t(MOE_MATVEC_ROWS_PER_THREAD));
+    EXPECT_THROW(matvec_geometry(info, {MatvecReduction::SharedMemory, 48}), Error);
+}
 
 TEST_F(MoeStages, CombineMatchesReference) {
     struct Case { uint32_t tokens, experts, k, d; float capacity; bool shared, gated; };

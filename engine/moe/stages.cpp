@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "gpu/error.h"
 #include "gpu/pipeline.h"
 
 namespace moevk::moe {
@@ -107,12 +108,52 @@ void record_expert_gemm(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertG
     cb.dispatch_groups(gemm_pipeline(ctx, g), &push, sizeof(push), gemm_col_groups(g.d_out), n_tiles);
 }
 
+MatvecGeometry matvec_geometry(const gpu::DeviceInfo& info, const MatvecOptions& options) {
+    bool available = info.features.subgroup_arithmetic && info.subgroup_size > 0;
+    bool subgroup = false;
+    switch (options.reduction) {
+        case MatvecReduction::Auto:
+            subgroup = available;
+            break;
+        case MatvecReduction::Subgroup:
+            if (!available)
+                throw Error(ErrorCode::Unsupported,
+                            "matvec: subgroup reduction requested but " + info.name +
+                                " has no subgroup arithmetic in compute shaders");
+            subgroup = true;
+            break;
+        case MatvecReduction::SharedMemory:
+            subgroup = false;
+            break;
+    }
+    uint32_t lanes = options.lanes != 0 ? options.lanes
+                     : subgroup         ? info.subgroup_size
+                                        : MOE_MATVEC_LANES;
+    // A subgroup larger than the usual workgroup gets a workgroup of one row group.
+    uint32_t threads = std::max<uint32_t>(MOE_MATVEC_THREADS, lanes);
+    if ((lanes & (lanes - 1)) != 0 || threads > info.max_workgroup_invocations)
+        throw Error(ErrorCode::InvalidArgument, "matvec: " + std::to_string(lanes) +
+                                                    " lanes per row is not a power of two up to " +
+                                                    std::to_string(info.max_workgroup_invocations) +
+                                                    " (the device's workgroup limit)");
+    return {subgroup, threads, lanes, threads / lanes * MOE_MATVEC_ROWS_PER_THREAD};
+}
+
 void record_expert_matvec(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertMatvec& m) {
-    MatvecPush push{m.x, m.dst, m.ids, m.table, m.d_in, m.d_out, m.pairs_per_token, m.ids != 0 ? 1u : 0u};
-    auto& pipeline = ctx.pipeline(variant(m.gate_up ? "expert_matvec_gate_up" : "expert_matvec_down", m.format),
-                                  {MOE_MATVEC_THREADS});
-    uint32_t z = (m.d_out + MOE_MATVEC_ROWS_PER_Z - 1) / MOE_MATVEC_ROWS_PER_Z;
-    cb.dispatch_groups(pipeline, &push, sizeof(push), std::min(m.d_out, MOE_MATVEC_ROWS_PER_Z), m.n_pairs, z);
+    if (m.d_out == 0 || m.n_pairs == 0) return;
+    MatvecGeometry g = matvec_geometry(ctx.info(), m.options);
+    MatvecPush push{m.x,    m.dst,   m.ids,           m.table,
+                    m.d_in, m.d_out, m.pairs_per_token, m.ids != 0 ? 1u : 0u};
+    // The block formats read x as vec4 where its address allows (rows are whole 32-blocks, so
+    // every row of x is then aligned too). A separate pipeline; the results are the same.
+    bool x_vec4 = quant::block_values(m.format) > 1 && m.x % 16 == 0;
+    std::string op = std::string(g.subgroup ? "expert_matvec_sg_" : "expert_matvec_") +
+                     (m.gate_up ? "gate_up" : "down");
+    auto& pipeline =
+        ctx.pipeline(variant(op.c_str(), m.format), {g.threads, g.lanes, x_vec4 ? 1u : 0u});
+    uint32_t groups = (m.d_out + g.rows_per_group - 1) / g.rows_per_group;
+    uint32_t x = std::min({groups, std::max(m.options.max_groups_x, 1u), MOE_MATVEC_MAX_GROUPS_X});
+    cb.dispatch_groups(pipeline, &push, sizeof(push), x, m.n_pairs, (groups + x - 1) / x);
 }
 
 void record_combine(gpu::CommandBuffer& cb, gpu::Context& ctx, const Combine& c) {

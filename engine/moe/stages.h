@@ -62,6 +62,33 @@ void record_expert_gemm_indirect(gpu::CommandBuffer& cb, gpu::Context& ctx, cons
                                  const gpu::Buffer& args, VkDeviceSize args_offset);
 void record_expert_gemm(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertGemm& g, uint32_t n_tiles);
 
+// How the matrix-vector kernel adds up the lanes of a row.
+enum class MatvecReduction {
+    Auto,      // Subgroup where the device has subgroup arithmetic in compute, else SharedMemory
+    Subgroup,  // subgroupAdd (Error Unsupported on a device without subgroup arithmetic)
+    SharedMemory,  // the variant that needs no subgroup feature
+};
+
+// The defaults are what the engine runs; tests set the others to reach every path.
+struct MatvecOptions {
+    MatvecReduction reduction = MatvecReduction::Auto;
+    // Lanes per row, a power of two; 0: the subgroup size (Subgroup) or MOE_MATVEC_LANES. A
+    // Subgroup pipeline whose lanes differ from the subgroup size reduces through shared memory.
+    uint32_t lanes = 0;
+    // Workgroups in x before the grid continues in z.
+    uint32_t max_groups_x = MOE_MATVEC_MAX_GROUPS_X;
+};
+
+// The matrix-vector kernel's shape on a device: the pipeline's specialisation constants and the
+// dispatch both come from it.
+struct MatvecGeometry {
+    bool subgroup;            // the SUBGROUP variant
+    uint32_t threads;         // workgroup size (specialisation constant 0)
+    uint32_t lanes;           // lanes per row group (specialisation constant 1)
+    uint32_t rows_per_group;  // threads / lanes * MOE_MATVEC_ROWS_PER_THREAD
+};
+MatvecGeometry matvec_geometry(const gpu::DeviceInfo& info, const MatvecOptions& options = {});
+
 struct ExpertMatvec {
     quant::WeightFormat format;
     bool gate_up;
@@ -73,6 +100,7 @@ struct ExpertMatvec {
     uint32_t d_out;
     uint32_t n_pairs;
     uint32_t pairs_per_token;
+    MatvecOptions options = {};
 };
 void record_expert_matvec(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertMatvec& m);
 

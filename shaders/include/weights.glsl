@@ -6,9 +6,8 @@
 //   WEIGHT_Q4_0, _Q4_1, _Q5_0, _Q5_1, _Q8_0: 32-value blocks; row_len is a multiple of 32
 //   WEIGHT_Q4_K, _Q5_K, _Q6_K: 256-value super-blocks; row_len is a multiple of 256
 //
-// load_weight decodes one element (the grouped GEMM's tile loads); dot_chunk32 is the partial
-// dot product of an aligned 32-value chunk of a row (the matrix-vector kernels), decoding the
-// chunk's block or sub-block scale once.
+// load_weight decodes one element (the grouped GEMM's tile loads, embeddings); the
+// matrix-vector kernel decodes whole slices of a row instead (matvec_slices.glsl).
 
 // --- byte access ---------------------------------------------------------------------------
 
@@ -158,123 +157,5 @@ float load_weight(Uints m, uint row, uint col, uint row_len) {
     return (d * float(load_i8(m, base + 192u + i / 16u))) * float(int(q6_k_code(m, base, i)) - 32);
 #else
 #error "define one of WEIGHT_F32, _F16, _BF16, _Q4_0, _Q4_1, _Q5_0, _Q5_1, _Q8_0, _Q4_K, _Q5_K, _Q6_K"
-#endif
-}
-
-// --- an aligned 32-value chunk -----------------------------------------------------------------
-
-// Partial dot product of W[row][col0 .. col0+32) with x[x_base + col0 ..], clipped at row_len.
-// col0 is a multiple of 32. The matrix-vector kernels give each thread whole chunks so the
-// block formats decode a scale once per chunk: the sums run over codes (and, for formats with a
-// min, over x) and the scale multiplies once.
-float dot_chunk32(Uints m, uint row, uint col0, uint row_len, Floats x, uint x_base) {
-    uint xb = x_base + col0;
-#if defined(WEIGHT_Q4_0) || defined(WEIGHT_Q4_1) || defined(WEIGHT_Q5_0) || defined(WEIGHT_Q5_1)
-    uint base = block_offset(row, col0, row_len);
-#if defined(WEIGHT_Q4_0)
-    const uint qs = 2u;
-    const float zero = 8.0;
-#elif defined(WEIGHT_Q5_0)
-    const uint qs = 6u;
-    const float zero = 16.0;
-#elif defined(WEIGHT_Q4_1)
-    const uint qs = 4u;
-    const float zero = 0.0;
-#else
-    const uint qs = 8u;
-    const float zero = 0.0;
-#endif
-#if defined(WEIGHT_Q5_0) || defined(WEIGHT_Q5_1)
-    uint qh = load_u32(m, base + qs - 4u);
-#else
-    uint qh = 0u;
-#endif
-    float q_sum = 0.0, x_sum = 0.0;
-    for (uint w = 0u; w < 4u; ++w) {
-        uint word = load_u32(m, base + qs + 4u * w);  // bytes 4w .. 4w+3 of qs
-        for (uint b = 0u; b < 4u; ++b) {
-            uint j = 4u * w + b;
-            float lo = float(((word >> (8u * b)) & 15u) | (((qh >> j) & 1u) << 4)) - zero;
-            float hi = float(((word >> (8u * b + 4u)) & 15u) | (((qh >> (j + 16u)) & 1u) << 4)) - zero;
-            float x0 = x.v[xb + j], x1 = x.v[xb + j + 16u];
-            q_sum += lo * x0 + hi * x1;
-            x_sum += x0 + x1;
-        }
-    }
-    float d = load_f16_at(m, base);
-#if defined(WEIGHT_Q4_1) || defined(WEIGHT_Q5_1)
-    return d * q_sum + load_f16_at(m, base + 2u) * x_sum;
-#else
-    return d * q_sum;
-#endif
-#elif defined(WEIGHT_Q8_0)
-    uint base = block_offset(row, col0, row_len);
-    float q_sum = 0.0;
-    for (uint i = 0u; i < 32u; i += 2u) {
-        uint pair = load_u16(m, base + 2u + i);  // always even: blocks are 34 bytes
-        q_sum += float(bitfieldExtract(int(pair), 0, 8)) * x.v[xb + i] +
-                 float(bitfieldExtract(int(pair), 8, 8)) * x.v[xb + i + 1u];
-    }
-    return load_f16_at(m, base) * q_sum;
-#elif defined(WEIGHT_Q4_K) || defined(WEIGHT_Q5_K)
-    // The chunk is sub-block j: its 32 codes are the low (even j) or high nibbles of 32
-    // consecutive, word-aligned bytes (blocks are 144 / 176 bytes, qs at 16 / 48).
-    uint base = block_offset(row, col0, row_len);
-    uint j = (col0 % 256u) >> 5;
-    uint shift = 4u * (j & 1u);
-#if defined(WEIGHT_Q4_K)
-    uint qs_word = (base + 16u + 32u * (j >> 1)) >> 2;
-#else
-    uint qs_word = (base + 48u + 32u * (j >> 1)) >> 2;
-    uint qh_word = (base + 16u) >> 2;
-#endif
-    float q_sum = 0.0, x_sum = 0.0;
-    for (uint w = 0u; w < 8u; ++w) {
-        uint word = m.v[qs_word + w];
-#if defined(WEIGHT_Q5_K)
-        uint high = m.v[qh_word + w];  // qh[4w .. 4w+3]: bit j of each is bit 4 of the code
-#endif
-        for (uint b = 0u; b < 4u; ++b) {
-            uint q = (word >> (8u * b + shift)) & 15u;
-#if defined(WEIGHT_Q5_K)
-            q |= ((high >> (8u * b + j)) & 1u) << 4;
-#endif
-            float xv = x.v[xb + 4u * w + b];
-            q_sum += float(q) * xv;
-            x_sum += xv;
-        }
-    }
-    uvec2 sm = k_scale_min(m, base + 4u, j);
-    vec2 dm = unpackHalf2x16(m.v[base >> 2]);
-    return (dm.x * float(sm.x)) * q_sum - (dm.y * float(sm.y)) * x_sum;
-#elif defined(WEIGHT_Q6_K)
-    // Chunk c = (col0 % 256) / 32 is quarter k = c % 4 of half h = c / 4: 32 consecutive ql
-    // bytes (one nibble each), 32 qh bytes (2 bits each), and scales 2c and 2c + 1 (16 values
-    // each). Blocks are 210 bytes, so the runs start on 2-byte boundaries.
-    uint base = block_offset(row, col0, row_len);
-    uint c = (col0 % 256u) >> 5, h = c >> 2, k = c & 3u;
-    uint ql = base + 64u * h + 32u * (k & 1u);
-    uint qh = base + 128u + 32u * h;
-    uint lo_shift = 4u * (k >> 1), hi_shift = 2u * k;
-    float sums[2] = float[2](0.0, 0.0);
-    for (uint w = 0u; w < 8u; ++w) {
-        uint lo_word = load_u32(m, ql + 4u * w);
-        uint hi_word = load_u32(m, qh + 4u * w);
-        float s = 0.0;
-        for (uint b = 0u; b < 4u; ++b) {
-            uint q = ((lo_word >> (8u * b + lo_shift)) & 15u) |
-                     (((hi_word >> (8u * b + hi_shift)) & 3u) << 4);
-            s += float(int(q) - 32) * x.v[xb + 4u * w + b];
-        }
-        sums[w >> 2] += s;
-    }
-    float d = load_f16_at(m, base + 208u);
-    return (d * float(load_i8(m, base + 192u + 2u * c))) * sums[0] +
-           (d * float(load_i8(m, base + 193u + 2u * c))) * sums[1];
-#else
-    float acc = 0.0;
-    uint end = min(col0 + 32u, row_len);
-    for (uint c = col0; c < end; ++c) acc += load_weight(m, row, c, row_len) * x.v[x_base + c];
-    return acc;
 #endif
 }
