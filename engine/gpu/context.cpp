@@ -495,6 +495,12 @@ void Context::wait(const Queue& queue, uint64_t value) {
     MOEVK_VK_CHECK(result);
 }
 
+uint64_t Context::completed(const Queue& queue) const {
+    uint64_t value = 0;
+    MOEVK_VK_CHECK(table_.vkGetSemaphoreCounterValue(device_, queue.timeline, &value));
+    return value;
+}
+
 void Context::wait_idle() {
     wait(compute_, compute_.last_value);
     if (has_transfer_) wait(transfer_, transfer_.last_value);
