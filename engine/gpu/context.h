@@ -118,6 +118,8 @@ public:
     void wait(const Queue& queue, uint64_t value);
     // The last value the queue's timeline has reached: work up to it has completed.
     uint64_t completed(const Queue& queue) const;
+    // Waits for everything submitted to the engine's queues, and for the driver to retire it:
+    // semaphores and command buffers those submissions name may be destroyed afterwards.
     void wait_idle();
 
     // Buffers must be destroyed before the Context that made them.

@@ -65,6 +65,15 @@ Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions opt
     if (model.experts_paged()) init_paging();
 }
 
+Session::~Session() {
+    if (!cache_) return;
+    try {
+        ctx_.wait_idle();
+    } catch (...) {
+        // A lost device cannot be waited on; destruction proceeds regardless.
+    }
+}
+
 VkDeviceAddress Session::expert_table(uint32_t layer) const {
     return cache_ ? cache_->table(layer) : model_.layers()[layer].moe->expert_table();
 }

@@ -53,6 +53,10 @@ public:
     // Throws Error(InvalidArgument) for a budget too small for one layer's top-k (naming the
     // smallest that works), or a budget for a model whose experts are already all uploaded.
     Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions options = {});
+    // Waits for uploads still in flight (prefetches nobody waited for) before freeing anything.
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
 
     // Runs `tokens` at the current position, appending them to the KV cache. Returns the logits
     // [T][n_vocab] of every token, or only the last token's [n_vocab] with `all_logits` false.
