@@ -8,6 +8,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "experts/budget.h"
+#include "experts/stats.h"
 #include "gpu/context.h"
 #include "gpu/error.h"
 #include "model/model_file.h"
@@ -39,7 +41,8 @@ int main(int argc, char** argv) {
     std::vector<uint32_t> prompt_tokens;
     uint32_t n_generate = 0, n_ctx = 0, batch = 256;
     int device_index = -1;
-    bool validation = false;
+    bool validation = false, no_prefetch = false, show_stats = false;
+    std::string vram_budget, cache_policy = "lru";
     app.add_option("-m,--model", model_path, "GGUF model file")->required();
     app.add_option("-p,--prompt", prompt, "prompt text (needs a tokenizer; use --tokens until moe-vk has one)");
     app.add_option("--tokens", prompt_tokens, "prompt as token ids, e.g. 1,557,541")->delimiter(',');
@@ -53,6 +56,13 @@ int main(int argc, char** argv) {
     app.add_option("--device", device_name, "use the Vulkan device whose name contains this text");
     app.add_option("--device-index", device_index, "use the Vulkan device at this enumeration index");
     app.add_flag("--validation", validation, "run with the Khronos validation layer");
+    app.add_option("--vram-budget", vram_budget,
+                   "page the experts within this much device memory: bytes (6G, 512M), a share of the experts "
+                   "that get a slot (50%), or min");
+    app.add_option("--cache-policy", cache_policy, "expert cache policy with --vram-budget: lru or lfu")
+        ->capture_default_str();
+    app.add_flag("--no-prefetch", no_prefetch, "do not guess and upload the next layer's experts early");
+    app.add_flag("--paging-stats", show_stats, "print the paging statistics per layer at the end");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -61,6 +71,10 @@ int main(int argc, char** argv) {
                                                 "pass the prompt as --tokens");
         if (prompt_tokens.empty()) throw Error(ErrorCode::InvalidArgument, "no prompt: pass --tokens");
         if (kv != "f32" && kv != "f16") throw Error(ErrorCode::InvalidArgument, "--kv must be f32 or f16, got " + kv);
+        auto policy = experts::parse_policy(cache_policy);
+        if (!policy) throw Error(ErrorCode::InvalidArgument, "--cache-policy must be lru or lfu, got " + cache_policy);
+        std::optional<experts::VramBudget> budget;
+        if (!vram_budget.empty()) budget = experts::parse_vram_budget(vram_budget);
 
         model::ModelFile model = model::ModelFile::open(model_path);
         std::cerr << model_path << ": " << model::describe(model.config()) << "\n";
@@ -70,15 +84,22 @@ int main(int argc, char** argv) {
         options.validation = validation;
         options.on_validation_message = [](const std::string& m) { std::cerr << "validation: " << m << "\n"; };
         auto ctx = gpu::Context::create(options);
-        runtime::DeviceModel device_model(*ctx, model);
-        std::cerr << "device: " << ctx->info().name << ", " << (device_model.bytes() >> 20) << " MiB of weights\n";
+        runtime::DeviceModel device_model(*ctx, model, runtime::DeviceModelOptions{.page_experts = budget.has_value()});
+        std::cerr << "device: " << ctx->info().name << ", " << (device_model.bytes() >> 20) << " MiB of weights"
+                  << (budget ? " resident, the routed experts paged" : "") << "\n";
 
         runtime::SessionOptions so;
         so.n_ctx = n_ctx;
         so.max_batch = batch;
         so.kv_format = kv == "f16" ? runtime::KvFormat::F16 : runtime::KvFormat::F32;
         so.record_experts = !experts_path.empty();
+        so.vram_budget = budget;
+        so.cache_policy = *policy;
+        so.prefetch = !no_prefetch;
         runtime::Session session(*ctx, device_model, so);
+        if (const experts::SlotPlan* plan = session.slot_plan())
+            std::cerr << "paging: " << experts::describe(*plan) << "; " << experts::policy_name(*policy)
+                      << (no_prefetch ? ", no prefetch" : ", prefetch") << "\n";
         const uint32_t n_vocab = model.config().n_vocab;
 
         std::ofstream logits_out;
@@ -121,6 +142,14 @@ int main(int argc, char** argv) {
         std::cerr << "prompt: " << prompt_tokens.size() << " tokens in " << prompt_s << " s";
         if (n_generate > 1) std::cerr << "; generation: " << (n_generate - 1) / gen_s << " tokens/s";
         std::cerr << "\n";
+        if (session.paged()) {
+            experts::LayerStats t = session.paging_stats().total();
+            std::cerr << "paging: hit rate " << 100.0 * t.hit_rate() << "%, " << t.bytes_uploaded / 1048576.0
+                      << " MiB uploaded, " << 1e3 * t.wait_seconds << " ms waiting for uploads";
+            if (t.prefetched) std::cerr << ", prefetch accuracy " << 100.0 * t.prefetch_accuracy() << "%";
+            std::cerr << "\n";
+            if (show_stats) std::cerr << experts::stats_table(session.paging_stats());
+        }
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "moe-run: error: " << e.what() << "\n";

@@ -82,6 +82,15 @@ std::string describe(const VramBudget& b) {
     return "?";
 }
 
+std::string describe(const SlotPlan& p) {
+    char share[32];
+    std::snprintf(share, sizeof share, "%.0f%%", 100.0 * p.share());
+    return std::to_string(p.slots) + " of " + std::to_string(p.total_experts) + " expert slots (" + share + ") of " +
+           format_bytes(p.slot_bytes) + "; device memory " + format_bytes(p.device_bytes) + ": " +
+           format_bytes(p.resident_bytes) + " resident weights, " + format_bytes(p.session_bytes) +
+           " KV cache and scratch, " + format_bytes(uint64_t(p.slots) * p.slot_bytes) + " slots";
+}
+
 SlotPlan plan_slots(const VramBudget& budget, const SlotDemand& d) {
     if (d.slot_bytes == 0 || d.total_experts == 0 || d.min_slots == 0 || d.min_slots > d.total_experts)
         throw Error(ErrorCode::InvalidArgument, "expert slots: " + std::to_string(d.total_experts) +
@@ -92,6 +101,8 @@ SlotPlan plan_slots(const VramBudget& budget, const SlotDemand& d) {
     SlotPlan plan;
     plan.total_experts = d.total_experts;
     plan.slot_bytes = d.slot_bytes;
+    plan.resident_bytes = d.resident_bytes;
+    plan.session_bytes = d.session_bytes;
     plan.min_budget_bytes = fixed + uint64_t(d.min_slots) * d.slot_bytes;
     uint64_t slots = 0;
     switch (budget.kind) {

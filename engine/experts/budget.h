@@ -39,10 +39,16 @@ struct SlotPlan {
     uint32_t slots = 0;  // at most total_experts
     uint32_t total_experts = 0;
     uint64_t slot_bytes = 0;
+    uint64_t resident_bytes = 0;    // as in the demand
+    uint64_t session_bytes = 0;
     uint64_t device_bytes = 0;      // resident + session + slots x slot_bytes
     uint64_t min_budget_bytes = 0;  // what "min" needs
     bool all_resident() const { return slots == total_experts; }
+    double share() const { return total_experts ? double(slots) / total_experts : 0; }
 };
+// "12 of 24 expert slots (50%) of 1.50 MiB; device memory 40.1 MiB: 12.0 MiB resident
+// weights, 10.1 MiB KV cache and scratch, 18.0 MiB slots"
+std::string describe(const SlotPlan& plan);
 
 // Throws Error(InvalidArgument) when the budget cannot hold min_slots slots, naming the budget
 // and the minimum that would work.

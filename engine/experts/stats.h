@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace moevk::experts {
@@ -43,5 +44,10 @@ struct PagingStats {
         return t;
     }
 };
+
+// A text table, one row per layer and a total: hits, misses, hit rate, prefetches and their
+// accuracy, MiB uploaded, milliseconds waited, FFN passes, and the load balance (fewest and most
+// tokens an expert received, and most over the mean).
+std::string stats_table(const PagingStats& stats);
 
 }  // namespace moevk::experts
