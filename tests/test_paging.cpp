@@ -10,6 +10,7 @@
 
 #include "experts/budget.h"
 #include "experts/expert_cache.h"
+#include "experts/oracle.h"
 #include "gguf/gguf.h"
 #include "gpu/error.h"
 #include "model/model_file.h"
@@ -228,6 +229,36 @@ TEST_F(Paging, SlotPlansAndBudgetsTooSmall) {
     runtime::DeviceModel resident(ctx(), *g.model);
     o.vram_budget = parse_vram_budget("50%");
     EXPECT_THROW(runtime::Session(ctx(), resident, o), Error);
+}
+
+// Without prefetch the session's hits are what replaying its own trace through the same policy
+// gives: the engine keeps the books the oracle comparison (moe-bench) assumes.
+TEST_F(Paging, HitsMatchAReplayOfTheTrace) {
+    GeneratedModel g = generate(spec("qwen3moe", 16, 4, quant::WeightFormat::Q8_0, quant::WeightFormat::Q8_0, 24));
+    const model::ModelConfig& c = g.model->config();
+    runtime::DeviceModel paged(ctx(), *g.model, runtime::DeviceModelOptions{.page_experts = true});
+    std::vector<uint32_t> prompt = some_tokens(6, c.n_vocab, 2), gen = some_tokens(6, c.n_vocab, 8);
+    for (CachePolicy policy : {CachePolicy::Lru, CachePolicy::Lfu}) {
+        for (const char* budget : {"25%", "min"}) {
+            SCOPED_TRACE(std::string(experts::policy_name(policy)) + " " + budget);
+            runtime::Session s(ctx(), paged,
+                               {.n_ctx = 16, .max_batch = 8, .record_experts = true,
+                                .vram_budget = parse_vram_budget(budget), .cache_policy = policy, .prefetch = false});
+            experts::Trace trace;
+            s.eval(prompt);
+            trace.push_back(experts::trace_step(s.selected_experts(), uint32_t(prompt.size())));
+            for (uint32_t t : gen) {
+                s.eval(std::span<const uint32_t>(&t, 1));
+                trace.push_back(experts::trace_step(s.selected_experts(), 1));
+            }
+            experts::LayerStats total = s.paging_stats().total();
+            experts::ReplayResult replay = experts::replay_policy(trace, c.moe.n_experts, s.slot_plan()->slots, policy);
+            EXPECT_EQ(total.hits, replay.hits);
+            EXPECT_EQ(total.misses, replay.misses);
+            experts::ReplayResult best = experts::replay_belady(trace, c.moe.n_experts, s.slot_plan()->slots);
+            EXPECT_GE(best.hits, replay.hits);
+        }
+    }
 }
 
 TEST_F(Paging, AFailedUploadSurfacesAndTheSessionStaysUsable) {

@@ -29,21 +29,23 @@ uint32_t n_layers_of(const Trace& trace) {
 }  // namespace
 
 ReplayResult replay_policy(const Trace& trace, uint32_t n_experts, uint32_t slots, CachePolicy policy,
-                           double lfu_decay) {
+                           double lfu_decay, size_t count_from) {
     check(trace, n_experts, slots);
     ReplayResult out;
     uint32_t n_layers = n_layers_of(trace);
     if (n_layers == 0) return out;
     Residency r(n_layers, n_experts, slots, policy, lfu_decay);
-    for (const auto& step : trace) {
+    for (size_t i = 0; i < trace.size(); ++i) {
+        const auto& step = trace[i];
+        const bool counted = i >= count_from;
         for (uint32_t l = 0; l < step.size(); ++l) {
             for (const std::vector<uint32_t>& group : split_groups(r, l, step[l])) {
                 for (uint32_t e : group) {
                     uint32_t s = r.slot_of(l, e);
                     if (s != kNoSlot) {
-                        ++out.hits;
+                        out.hits += counted;
                     } else {
-                        ++out.misses;
+                        out.misses += counted;
                         s = r.pick_slot();
                         r.assign(s, l, e);
                     }
@@ -58,7 +60,7 @@ ReplayResult replay_policy(const Trace& trace, uint32_t n_experts, uint32_t slot
     return out;
 }
 
-ReplayResult replay_belady(const Trace& trace, uint32_t n_experts, uint32_t slots) {
+ReplayResult replay_belady(const Trace& trace, uint32_t n_experts, uint32_t slots, size_t count_from) {
     check(trace, n_experts, slots);
     ReplayResult out;
     uint32_t n_layers = n_layers_of(trace);
@@ -79,15 +81,17 @@ ReplayResult replay_belady(const Trace& trace, uint32_t n_experts, uint32_t slot
     // The same bookkeeping as the engine's, with the victim chosen by next use instead of rank.
     Residency r(n_layers, n_experts, slots, CachePolicy::Lru);
     pos = 0;
-    for (const auto& step : trace) {
+    for (size_t i = 0; i < trace.size(); ++i) {
+        const auto& step = trace[i];
+        const bool counted = i >= count_from;
         for (uint32_t l = 0; l < step.size(); ++l, ++pos) {
             for (const std::vector<uint32_t>& group : split_groups(r, l, step[l])) {
                 for (uint32_t e : group) {
                     uint32_t s = r.slot_of(l, e);
                     if (s != kNoSlot) {
-                        ++out.hits;
+                        out.hits += counted;
                     } else {
-                        ++out.misses;
+                        out.misses += counted;
                         uint64_t furthest = 0;
                         for (uint32_t i = 0; i < r.n_slots(); ++i) {
                             const Slot& slot = r.slot(i);
@@ -111,6 +115,18 @@ ReplayResult replay_belady(const Trace& trace, uint32_t n_experts, uint32_t slot
         }
     }
     return out;
+}
+
+std::vector<std::vector<uint32_t>> trace_step(const std::vector<std::vector<uint32_t>>& selected, uint32_t tokens) {
+    std::vector<std::vector<uint32_t>> step;
+    for (const std::vector<uint32_t>& ids : selected) {
+        std::vector<uint32_t> distinct;
+        for (uint32_t e : ids)
+            if (std::find(distinct.begin(), distinct.end(), e) == distinct.end()) distinct.push_back(e);
+        if (tokens > 1) std::sort(distinct.begin(), distinct.end());
+        step.push_back(std::move(distinct));
+    }
+    return step;
 }
 
 }  // namespace moevk::experts
