@@ -6,6 +6,7 @@
 #include "gpu/error.h"
 #include "moe/layer.h"
 #include "moe/reference.h"
+#include "moe_config.h"
 #include "test_support.h"
 
 namespace moevk::moe {
@@ -163,6 +164,59 @@ TEST_F(MoeLayerTest, IdenticalAcrossRuns) {
         ASSERT_EQ(a.out.size(), b.out.size());
         EXPECT_EQ(std::memcmp(a.out.data(), b.out.data(), a.out.size() * 4), 0) << "T=" << tokens;
         EXPECT_EQ(a.ids, b.ids);
+    }
+}
+
+// The layer recorded in parts, as expert paging runs it: routing, then the expert FFN once per
+// group of experts over the permutation's tiles filtered to the group (each group in its own
+// submission), then one combine. The output must be record()'s bit for bit.
+TEST_F(MoeLayerTest, InPartsWithExpertGroupsIsBitIdentical) {
+    for (float capacity : {0.0f, 1.0f}) {
+        MoeConfig c{.d_model = 96, .d_ff = 64, .n_experts = 12, .top_k = 3, .capacity_factor = capacity,
+                    .d_ff_shared = 32};
+        SCOPED_TRACE("capacity factor " + std::to_string(capacity));
+        DeviceMoeWeights dw(ctx(), random_weights(c, 7));
+        for (uint32_t tokens : {1u, 37u}) {
+            SCOPED_TRACE("T=" + std::to_string(tokens));
+            MoeLayer layer(ctx(), dw, tokens);
+            std::vector<float> x = random_floats(size_t(tokens) * c.d_model, 8);
+            LayerRun whole = run(layer, x, tokens);
+
+            gpu::Buffer xb = device_buffer(ctx(), x, "x");
+            gpu::Buffer out = poisoned_buffer(ctx(), x.size(), "out");
+            gpu::fill(ctx(), layer.workspace().y, test::kPoison);
+            gpu::CommandBuffer cb(ctx(), ctx().compute_queue());
+            cb.begin();
+            layer.record_routing(cb, dw, xb.address(), tokens);
+            cb.submit_and_wait();
+            gpu::Buffer group_tiles;
+            if (layer.uses_matvec(tokens)) {
+                cb.begin();
+                layer.record_experts_matvec(cb, dw, 0, xb.address(), tokens);
+                cb.submit_and_wait();
+            } else {
+                const MoeWorkspace& ws = layer.workspace();
+                uint32_t n_tiles = gpu::download<uint32_t>(ctx(), ws.meta, MOE_META_WORDS)[MOE_META_GATE_UP_ARGS + 1];
+                std::vector<uint32_t> tiles = gpu::download<uint32_t>(ctx(), ws.tiles, size_t(n_tiles) * 3);
+                // Groups of experts in an order unlike the permutation's: e % 3 == 2, 1, 0.
+                for (uint32_t g : {2u, 1u, 0u}) {
+                    std::vector<uint32_t> mine;
+                    for (uint32_t t = 0; t < n_tiles; ++t)
+                        if (tiles[t * 3] % 3 == g) mine.insert(mine.end(), &tiles[t * 3], &tiles[t * 3 + 3]);
+                    if (mine.empty()) continue;
+                    group_tiles = device_buffer(ctx(), mine, "group tiles");
+                    cb.begin();
+                    layer.record_experts_tiles(cb, dw, 0, xb.address(), tokens, group_tiles.address(),
+                                               uint32_t(mine.size() / 3), g == 2);
+                    cb.submit_and_wait();
+                }
+            }
+            cb.begin();
+            layer.record_output(cb, dw, xb.address(), out.address(), tokens);
+            cb.submit_and_wait();
+            std::vector<float> parts = gpu::download<float>(ctx(), out, x.size());
+            EXPECT_EQ(std::memcmp(parts.data(), whole.out.data(), parts.size() * 4), 0);
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 #include "copy_probe.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 
 #include "gpu/commands.h"
 #include "gpu/pipeline.h"
@@ -37,6 +39,25 @@ ProbeResult measure_copy_bandwidth(gpu::Context& ctx, double min_seconds) {
     };
     ProbeResult r;
     r.bytes_per_copy = 2.0 * static_cast<double>(bytes);
+    r.seconds = summarize(repeat(run_once, min_seconds));
+    return r;
+}
+
+ProbeResult measure_upload_bandwidth(gpu::Context& ctx, double min_seconds) {
+    uint64_t bytes = std::min<uint64_t>(64ull << 20, ctx.info().max_allocation_size);
+    gpu::Buffer src = ctx.allocate(bytes, gpu::MemoryKind::Host, "upload probe source");
+    gpu::Buffer dst = ctx.allocate(bytes, gpu::MemoryKind::Device, "upload probe destination");
+    std::memset(src.mapped(), 0x5A, bytes);
+    gpu::CommandBuffer cb(ctx, ctx.transfer_queue());
+    auto run_once = [&] {
+        auto t0 = std::chrono::steady_clock::now();
+        cb.begin();
+        cb.copy(src, 0, dst, 0, bytes);
+        cb.submit_and_wait();
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    ProbeResult r;
+    r.bytes_per_copy = static_cast<double>(bytes);
     r.seconds = summarize(repeat(run_once, min_seconds));
     return r;
 }

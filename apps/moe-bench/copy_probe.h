@@ -14,4 +14,9 @@ struct ProbeResult {
 
 ProbeResult measure_copy_bandwidth(moevk::gpu::Context& ctx, double min_seconds);
 
+// Host-to-device bandwidth as expert paging sees it: a copy from host-visible memory into a
+// device buffer on the transfer queue, wall clock per submit and wait. bytes_per_copy counts
+// the bytes moved once.
+ProbeResult measure_upload_bandwidth(moevk::gpu::Context& ctx, double min_seconds);
+
 }  // namespace moebench

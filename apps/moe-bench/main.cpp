@@ -9,11 +9,15 @@
 
 #include "copy_probe.h"
 #include "../common/device_flags.h"
+#include "experts/budget.h"
+#include "experts/policy.h"
 #include "gpu/context.h"
 #include "gpu/error.h"
 #include "layer_bench.h"
 #include "model/synthetic.h"
 #include "model_bench.h"
+#include "paging_bench.h"
+#include "plot.h"
 #include "report.h"
 
 using namespace moevk;
@@ -54,6 +58,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> model_paths;
     std::string write_model, model_shape = "mixtral-3b";
     uint32_t prompt_tokens = 512, generated_tokens = 32;
+    std::vector<std::string> budgets, policies = {"lru", "lfu"}, prefetch = {"on", "off"};
+    std::string plot_path;
     app.add_option("--shapes", shapes, "mixtral, qwen3, olmoe or DxFFxExK")->delimiter(',')->capture_default_str();
     app.add_option("--formats", formats, "expert weight formats: " + quant::format_names() + " (any case)")
         ->delimiter(',')
@@ -72,6 +78,17 @@ int main(int argc, char** argv) {
     app.add_option("--gen-tokens", generated_tokens, "model mode: tokens to generate")->capture_default_str();
     app.add_option("--write-model", write_model, "write a synthetic model of --model-shape to this GGUF file and exit");
     app.add_option("--model-shape", model_shape, "synthetic model shape: mixtral-3b or tiny")->capture_default_str();
+    app.add_option("--vram-budget", budgets,
+                   "model mode: page the experts through each of these budgets (bytes such as 6G, a share of the "
+                   "experts such as 50%, or min), e.g. 100%,75%,50%,25%")
+        ->delimiter(',');
+    app.add_option("--cache-policy", policies, "paging: cache policies to run (lru, lfu)")
+        ->delimiter(',')
+        ->capture_default_str();
+    app.add_option("--prefetch", prefetch, "paging: prefetch settings to run (on, off)")
+        ->delimiter(',')
+        ->capture_default_str();
+    app.add_option("--plot", plot_path, "paging: also draw tokens/s and hit rate against the budget into this SVG");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -111,6 +128,45 @@ int main(int argc, char** argv) {
         std::cerr << "moe-bench on " << ctx->info().name << ": measuring copy bandwidth\n";
         moebench::ProbeResult probe = moebench::measure_copy_bandwidth(*ctx, min_time);
 
+        if (!model_paths.empty() && !budgets.empty()) {
+            if (prompt_tokens == 0 || generated_tokens < 2)
+                throw Error(ErrorCode::InvalidArgument, "paging needs --prompt-tokens >= 1 and --gen-tokens >= 2");
+            moebench::PagingOptions po;
+            po.budgets = budgets;
+            for (const std::string& b : budgets) experts::parse_vram_budget(b);  // refuse bad ones before any work
+            for (const std::string& p : policies) {
+                auto policy = experts::parse_policy(p);
+                if (!policy) throw Error(ErrorCode::InvalidArgument, "--cache-policy: unknown policy \"" + p + "\"");
+                po.policies.push_back(*policy);
+            }
+            for (const std::string& p : prefetch) {
+                if (p != "on" && p != "off")
+                    throw Error(ErrorCode::InvalidArgument, "--prefetch takes on and off, got \"" + p + "\"");
+                po.prefetch.push_back(p == "on");
+            }
+            po.prompt_tokens = prompt_tokens;
+            po.generated_tokens = generated_tokens;
+            std::cerr << "measuring host-to-device bandwidth\n";
+            moebench::ProbeResult upload = moebench::measure_upload_bandwidth(*ctx, min_time);
+            std::vector<moebench::PagingResult> results;
+            for (const std::string& path : model_paths) {
+                std::cerr << "  " << path << "\n";
+                auto r = moebench::bench_paging(*ctx, path, po, upload);
+                results.insert(results.end(), r.begin(), r.end());
+            }
+            moebench::print_paging_table(std::cout, ctx->info(), upload, results);
+            if (!json_path.empty()) {
+                std::ofstream out(json_path);
+                out << moebench::paging_json(ctx->info(), upload, results).dump(2) << "\n";
+                if (!out) throw Error(ErrorCode::InvalidArgument, "cannot write " + json_path);
+            }
+            if (!plot_path.empty()) {
+                std::ofstream out(plot_path);
+                out << moebench::paging_svg(results);
+                if (!out) throw Error(ErrorCode::InvalidArgument, "cannot write " + plot_path);
+            }
+            return 0;
+        }
         if (!model_paths.empty()) {
             if (prompt_tokens == 0 || generated_tokens < 2)
                 throw Error(ErrorCode::InvalidArgument, "model mode needs --prompt-tokens >= 1 and --gen-tokens >= 2");

@@ -135,6 +135,16 @@ void CommandBuffer::fill(const Buffer& dst, uint32_t word, VkDeviceSize offset, 
     ctx_.vk().vkCmdFillBuffer(buffer_, dst.handle(), dst.offset() + offset, size / 4 * 4, word);
 }
 
+void CommandBuffer::update(const Buffer& dst, VkDeviceSize offset, const void* data, VkDeviceSize bytes) {
+    if (bytes == 0 || bytes % 4 != 0 || bytes > 65536 || offset % 4 != 0 || offset > dst.size() ||
+        bytes > dst.size() - offset)
+        throw Error(ErrorCode::InvalidArgument, "command buffer update: " + std::to_string(bytes) +
+                                                    " bytes at offset " + std::to_string(offset) +
+                                                    " into a buffer of " + std::to_string(dst.size()) +
+                                                    " (multiples of 4, at most 65536, inside the buffer)");
+    ctx_.vk().vkCmdUpdateBuffer(buffer_, dst.handle(), dst.offset() + offset, bytes, data);
+}
+
 void CommandBuffer::reset_timestamps(TimestampPool& pool) {
     ctx_.vk().vkCmdResetQueryPool(buffer_, pool.handle(), 0, pool.count());
 }

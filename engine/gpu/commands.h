@@ -59,6 +59,9 @@ public:
     void copy(const Buffer& src, VkDeviceSize src_offset, const Buffer& dst, VkDeviceSize dst_offset,
               VkDeviceSize bytes);
     void fill(const Buffer& dst, uint32_t word, VkDeviceSize offset = 0, VkDeviceSize bytes = VK_WHOLE_SIZE);
+    // Writes `bytes` (a multiple of 4, at most 65536) from host memory into the command buffer
+    // itself, to land at `offset` when it executes: small table rewrites with no staging.
+    void update(const Buffer& dst, VkDeviceSize offset, const void* data, VkDeviceSize bytes);
     void reset_timestamps(TimestampPool& pool);
     void timestamp(TimestampPool& pool, uint32_t index);
 

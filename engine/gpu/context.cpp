@@ -415,13 +415,10 @@ void Context::init_device_objects() {
 Context::~Context() {
     if (device_ != VK_NULL_HANDLE) {
         // Only our own queues: the host may be using others of its device.
-        for (Queue* q : {&compute_, &transfer_}) {
-            if (q->timeline == VK_NULL_HANDLE) continue;
-            try {
-                wait(*q, q->last_value);
-            } catch (...) {
-                // A lost device cannot be waited on; destruction proceeds regardless.
-            }
+        try {
+            wait_idle();
+        } catch (...) {
+            // A lost device cannot be waited on; destruction proceeds regardless.
         }
         pipelines_.clear();
         device_arena_.reset();
@@ -495,9 +492,23 @@ void Context::wait(const Queue& queue, uint64_t value) {
     MOEVK_VK_CHECK(result);
 }
 
+uint64_t Context::completed(const Queue& queue) const {
+    uint64_t value = 0;
+    MOEVK_VK_CHECK(table_.vkGetSemaphoreCounterValue(device_, queue.timeline, &value));
+    return value;
+}
+
 void Context::wait_idle() {
     wait(compute_, compute_.last_value);
     if (has_transfer_) wait(transfer_, transfer_.last_value);
+    // The timelines say the work is done; a driver may still be retiring the submissions on a
+    // thread of its own (Mesa's, when a submit waits on a value not yet signalled). Objects
+    // those submissions name may only be destroyed once the queue is idle.
+    for (Queue* q : {&compute_, &transfer_}) {
+        if (q->queue == VK_NULL_HANDLE) continue;
+        std::lock_guard<std::mutex> guard(*q->lock);
+        MOEVK_VK_CHECK(table_.vkQueueWaitIdle(q->queue));
+    }
 }
 
 ComputePipeline& Context::pipeline(const std::string& shader, const std::vector<uint32_t>& spec) {

@@ -116,6 +116,10 @@ public:
     uint64_t submit(Queue& queue, VkCommandBuffer commands,
                     const std::vector<std::pair<const Queue*, uint64_t>>& waits = {});
     void wait(const Queue& queue, uint64_t value);
+    // The last value the queue's timeline has reached: work up to it has completed.
+    uint64_t completed(const Queue& queue) const;
+    // Waits for everything submitted to the engine's queues, and for the driver to retire it:
+    // semaphores and command buffers those submissions name may be destroyed afterwards.
     void wait_idle();
 
     // Buffers must be destroyed before the Context that made them.

@@ -31,7 +31,7 @@ gpu::Buffer upload_new(gpu::Context& ctx, const void* data, size_t bytes, const 
 
 }  // namespace
 
-DeviceMoeWeights::DeviceMoeWeights(gpu::Context& ctx, const MoeWeightsView& w)
+DeviceMoeWeights::DeviceMoeWeights(gpu::Context& ctx, const MoeWeightsView& w, bool routed_experts)
     : config_(w.config), formats_(w.formats), shared_formats_(w.shared_formats) {
     const MoeConfig& c = config_;
     validate(c);
@@ -57,12 +57,14 @@ DeviceMoeWeights::DeviceMoeWeights(gpu::Context& ctx, const MoeWeightsView& w)
         }
         return addresses;
     };
-    std::vector<VkDeviceAddress> table;
-    for (uint32_t e = 0; e < c.n_experts; ++e) {
-        auto a = upload_expert(w.experts[e], "expert " + std::to_string(e));
-        table.insert(table.end(), a.begin(), a.end());
+    if (routed_experts) {
+        std::vector<VkDeviceAddress> table;
+        for (uint32_t e = 0; e < c.n_experts; ++e) {
+            auto a = upload_expert(w.experts[e], "expert " + std::to_string(e));
+            table.insert(table.end(), a.begin(), a.end());
+        }
+        table_ = upload_new(ctx, table.data(), table.size() * sizeof(VkDeviceAddress), "expert table");
     }
-    table_ = upload_new(ctx, table.data(), table.size() * sizeof(VkDeviceAddress), "expert table");
     if (c.d_ff_shared) {
         auto a = upload_expert(w.shared, "shared expert");
         shared_table_ = upload_new(ctx, a.data(), a.size() * sizeof(VkDeviceAddress), "shared expert table");

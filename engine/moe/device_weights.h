@@ -1,6 +1,7 @@
 // A layer's weights in device memory. Each expert matrix is its own buffer; the kernels find
-// them through the expert table (entry e*3 + {gate, up, down} holds a device address), which
-// is where paging will point an expert at the slot it was uploaded to.
+// them through the expert table (entry e*3 + {gate, up, down} holds a device address). With
+// expert paging the routed experts are not uploaded here: the expert cache owns slots and a
+// table of its own, and points each entry at the slot its expert was uploaded to.
 #pragma once
 
 #include <vector>
@@ -14,8 +15,8 @@ namespace moevk::moe {
 class DeviceMoeWeights {
 public:
     // Checks every array against the config (naming the expert and matrix that does not fit),
-    // then uploads.
-    DeviceMoeWeights(gpu::Context& ctx, const MoeWeightsView& weights);
+    // then uploads; the routed experts only with `routed_experts`.
+    DeviceMoeWeights(gpu::Context& ctx, const MoeWeightsView& weights, bool routed_experts = true);
     DeviceMoeWeights(gpu::Context& ctx, const MoeWeights& weights) : DeviceMoeWeights(ctx, view(weights)) {}
 
     const MoeConfig& config() const { return config_; }
@@ -23,7 +24,8 @@ public:
     const ExpertFormats& shared_formats() const { return shared_formats_; }
     VkDeviceAddress router() const { return router_.address(); }
     VkDeviceAddress selection_bias() const { return bias_ ? bias_.address() : 0; }
-    VkDeviceAddress expert_table() const { return table_.address(); }
+    // 0 when the routed experts were left to paging.
+    VkDeviceAddress expert_table() const { return table_ ? table_.address() : 0; }
     VkDeviceAddress shared_table() const { return shared_table_ ? shared_table_.address() : 0; }
     VkDeviceAddress shared_gate() const { return shared_gate_ ? shared_gate_.address() : 0; }
     // Bytes of one routed expert's three matrices in its format.

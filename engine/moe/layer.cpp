@@ -83,9 +83,7 @@ void MoeLayer::check_tokens(uint32_t tokens) const {
                                                     ", got " + std::to_string(tokens));
 }
 
-void MoeLayer::record(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress x, VkDeviceAddress out,
-                      uint32_t tokens, gpu::TimestampPool* timestamps) {
-    check_tokens(tokens);
+void MoeLayer::check_weights(const DeviceMoeWeights& w) const {
     // The workspace fixes the shapes; the routing rule comes with the weights.
     const MoeConfig& shape = config();
     const MoeConfig& c = w.config();
@@ -93,6 +91,78 @@ void MoeLayer::record(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDevic
         c.top_k != shape.top_k || c.d_ff_shared != shape.d_ff_shared)
         throw Error(ErrorCode::InvalidArgument, "MoE layer built for " + describe(shape) +
                                                     " was given weights of " + describe(c));
+}
+
+static VkDeviceAddress table_or_weights(const DeviceMoeWeights& w, VkDeviceAddress table) {
+    if (table) return table;
+    if (!w.expert_table())
+        throw Error(ErrorCode::InvalidArgument,
+                    "MoE layer: the routed experts are not on the device (they are paged); pass the expert "
+                    "cache's table");
+    return w.expert_table();
+}
+
+void MoeLayer::record_matvec_passes(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress table,
+                                    VkDeviceAddress x, uint32_t tokens, bool shared) {
+    const MoeConfig& c = w.config();
+    const ExpertFormats& f = w.formats();
+    const ExpertFormats& sf = w.shared_formats();
+    shared = shared && c.d_ff_shared != 0;
+    uint32_t pairs = tokens * c.top_k;
+    ExpertMatvec up{f.gate_up, true, x, ws_.h.address(), ws_.ids.address(), table, c.d_model, c.d_ff, pairs, c.top_k};
+    record_expert_matvec(cb, ctx_, up);
+    if (shared)
+        record_expert_matvec(cb, ctx_, {sf.gate_up, true, x, ws_.shared_h.address(), 0, w.shared_table(),
+                                        c.d_model, c.d_ff_shared, tokens, 1});
+    cb.barrier();
+    ExpertMatvec down{f.down, false, ws_.h.address(), ws_.y.address(), ws_.ids.address(), table,
+                      c.d_ff, c.d_model, pairs, c.top_k};
+    record_expert_matvec(cb, ctx_, down);
+    if (shared)
+        record_expert_matvec(cb, ctx_, {sf.down, false, ws_.shared_h.address(), ws_.shared_y.address(), 0,
+                                        w.shared_table(), c.d_ff_shared, c.d_model, tokens, 1});
+}
+
+void MoeLayer::record_gemm_passes(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress table,
+                                  VkDeviceAddress x, uint32_t tokens, VkDeviceAddress tiles, uint32_t n_tiles,
+                                  bool shared) {
+    const MoeConfig& c = w.config();
+    const ExpertFormats& f = w.formats();
+    const ExpertFormats& sf = w.shared_formats();
+    shared = shared && c.d_ff_shared != 0;
+    // The permutation's own tile list with its indirect dispatch, or the caller's list.
+    auto gemm = [&](const ExpertGemm& g, uint32_t args_word) {
+        if (tiles)
+            record_expert_gemm(cb, ctx_, g, n_tiles);
+        else
+            record_expert_gemm_indirect(cb, ctx_, g, ws_.meta, args_word * 4);
+    };
+    VkDeviceAddress tile_list = tiles ? tiles : ws_.tiles.address();
+    uint32_t shared_tiles = (tokens + MOE_GEMM_TILE_ROWS - 1) / MOE_GEMM_TILE_ROWS;
+    ExpertGemm up{f.gate_up, true, x, ws_.h.address(), ws_.row_pair.address(), tile_list, table,
+                  c.d_model, c.d_ff, c.top_k};
+    gemm(up, MOE_META_GATE_UP_ARGS);
+    if (shared)
+        record_expert_gemm(cb, ctx_,
+                           {sf.gate_up, true, x, ws_.shared_h.address(), ws_.identity.address(),
+                            ws_.shared_tiles.address(), w.shared_table(), c.d_model, c.d_ff_shared, 1, tokens},
+                           shared_tiles);
+    cb.barrier();
+    ExpertGemm down{f.down, false, ws_.h.address(), ws_.y.address(), 0, tile_list, table, c.d_ff, c.d_model, c.top_k};
+    gemm(down, MOE_META_DOWN_ARGS);
+    if (shared)
+        record_expert_gemm(cb, ctx_,
+                           {sf.down, false, ws_.shared_h.address(), ws_.shared_y.address(), 0,
+                            ws_.shared_tiles.address(), w.shared_table(), c.d_ff_shared, c.d_model, 1, tokens},
+                           shared_tiles);
+}
+
+void MoeLayer::record(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress x, VkDeviceAddress out,
+                      uint32_t tokens, gpu::TimestampPool* timestamps, VkDeviceAddress table) {
+    check_tokens(tokens);
+    check_weights(w);
+    table = table_or_weights(w, table);
+    const MoeConfig& c = w.config();
     uint32_t pairs = tokens * c.top_k;
     uint32_t stamp = 0;
     auto mark = [&] {
@@ -110,24 +180,9 @@ void MoeLayer::record(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDevic
 
     bool matvec = uses_matvec(tokens);
     last_run_matvec_ = matvec;
-    bool shared = c.d_ff_shared != 0;
-    const ExpertFormats& f = w.formats();
-    const ExpertFormats& sf = w.shared_formats();
     if (matvec) {
         mark();  // no permutation on this path
-        ExpertMatvec up{f.gate_up, true, x, ws_.h.address(), ws_.ids.address(), w.expert_table(),
-                        c.d_model, c.d_ff, pairs, c.top_k};
-        record_expert_matvec(cb, ctx_, up);
-        if (shared)
-            record_expert_matvec(cb, ctx_, {sf.gate_up, true, x, ws_.shared_h.address(), 0, w.shared_table(),
-                                            c.d_model, c.d_ff_shared, tokens, 1});
-        cb.barrier();
-        ExpertMatvec down{f.down, false, ws_.h.address(), ws_.y.address(), ws_.ids.address(), w.expert_table(),
-                          c.d_ff, c.d_model, pairs, c.top_k};
-        record_expert_matvec(cb, ctx_, down);
-        if (shared)
-            record_expert_matvec(cb, ctx_, {sf.down, false, ws_.shared_h.address(), ws_.shared_y.address(), 0,
-                                            w.shared_table(), c.d_ff_shared, c.d_model, tokens, 1});
+        record_matvec_passes(cb, w, table, x, tokens, true);
     } else {
         PermuteBuffers pb{ws_.ids.address(),   ws_.counts.address(), ws_.kept.address(),
                           ws_.offsets.address(), ws_.tiles.address(), ws_.meta.address(),
@@ -136,28 +191,61 @@ void MoeLayer::record(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDevic
                        gemm_col_groups(c.d_model));
         cb.barrier();
         mark();
-        uint32_t shared_tiles = (tokens + MOE_GEMM_TILE_ROWS - 1) / MOE_GEMM_TILE_ROWS;
-        ExpertGemm up{f.gate_up, true, x, ws_.h.address(), ws_.row_pair.address(), ws_.tiles.address(),
-                      w.expert_table(), c.d_model, c.d_ff, c.top_k};
-        record_expert_gemm_indirect(cb, ctx_, up, ws_.meta, MOE_META_GATE_UP_ARGS * 4);
-        if (shared)
-            record_expert_gemm(cb, ctx_,
-                               {sf.gate_up, true, x, ws_.shared_h.address(), ws_.identity.address(),
-                                ws_.shared_tiles.address(), w.shared_table(), c.d_model, c.d_ff_shared, 1, tokens},
-                               shared_tiles);
-        cb.barrier();
-        ExpertGemm down{f.down, false, ws_.h.address(), ws_.y.address(), 0, ws_.tiles.address(),
-                        w.expert_table(), c.d_ff, c.d_model, c.top_k};
-        record_expert_gemm_indirect(cb, ctx_, down, ws_.meta, MOE_META_DOWN_ARGS * 4);
-        if (shared)
-            record_expert_gemm(cb, ctx_,
-                               {sf.down, false, ws_.shared_h.address(), ws_.shared_y.address(), 0,
-                                ws_.shared_tiles.address(), w.shared_table(), c.d_ff_shared, c.d_model, 1, tokens},
-                               shared_tiles);
+        record_gemm_passes(cb, w, table, x, tokens, 0, 0, true);
     }
     cb.barrier();
     mark();
+    record_output(cb, w, x, out, tokens);
+    mark();
+}
 
+void MoeLayer::record_routing(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress x,
+                              uint32_t tokens) {
+    check_tokens(tokens);
+    check_weights(w);
+    const MoeConfig& c = w.config();
+    record_router(cb, ctx_, x, w.router(), ws_.logits.address(), tokens, c.d_model, c.n_experts);
+    cb.barrier();
+    record_topk(cb, ctx_, ws_.logits.address(), w.selection_bias(), ws_.ids.address(), ws_.weights.address(),
+                tokens, c);
+    cb.barrier();
+    last_run_matvec_ = uses_matvec(tokens);
+    if (!last_run_matvec_) {
+        PermuteBuffers pb{ws_.ids.address(),   ws_.counts.address(), ws_.kept.address(),
+                          ws_.offsets.address(), ws_.tiles.address(), ws_.meta.address(),
+                          ws_.row_pair.address(), ws_.pair_row.address()};
+        record_permute(cb, ctx_, pb, tokens * c.top_k, c.n_experts, capacity_rows(c, tokens),
+                       gemm_col_groups(c.d_ff), gemm_col_groups(c.d_model));
+        cb.barrier();
+    }
+}
+
+void MoeLayer::record_experts_matvec(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress table,
+                                     VkDeviceAddress x, uint32_t tokens) {
+    check_tokens(tokens);
+    check_weights(w);
+    if (!uses_matvec(tokens))
+        throw Error(ErrorCode::InvalidArgument, "MoE layer: " + std::to_string(tokens) +
+                                                    " tokens run on the grouped GEMM, not the matvec path");
+    record_matvec_passes(cb, w, table_or_weights(w, table), x, tokens, true);
+}
+
+void MoeLayer::record_experts_tiles(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress table,
+                                    VkDeviceAddress x, uint32_t tokens, VkDeviceAddress tiles, uint32_t n_tiles,
+                                    bool shared) {
+    check_tokens(tokens);
+    check_weights(w);
+    if (uses_matvec(tokens) || !tiles)
+        throw Error(ErrorCode::InvalidArgument, "MoE layer: a tile list for " + std::to_string(tokens) +
+                                                    " tokens, which do not run on the grouped GEMM");
+    record_gemm_passes(cb, w, table_or_weights(w, table), x, tokens, tiles, n_tiles, shared);
+}
+
+void MoeLayer::record_output(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress x,
+                             VkDeviceAddress out, uint32_t tokens) {
+    const MoeConfig& c = w.config();
+    bool shared = c.d_ff_shared != 0;
+    bool matvec = uses_matvec(tokens);
     Combine combine{ws_.y.address(),
                     matvec ? 0 : ws_.pair_row.address(),
                     ws_.weights.address(),
@@ -169,7 +257,6 @@ void MoeLayer::record(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDevic
                     c.d_model,
                     c.top_k};
     record_combine(cb, ctx_, combine);
-    mark();
 }
 
 std::vector<float> MoeLayer::forward(const std::vector<float>& x, uint32_t tokens) {

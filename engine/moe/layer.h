@@ -54,14 +54,35 @@ public:
 
     // Records the layer for `tokens` tokens (1..max_tokens): reads x[T][d], writes out[T][d], both
     // f32. With `timestamps` (at least kMoeStageCount + 1 queries, reset by the caller) it writes
-    // query 0 before the router and query s+1 after stage s.
+    // query 0 before the router and query s+1 after stage s. `table` replaces the weights' expert
+    // table (an expert cache's, when the routed experts are paged); 0 keeps theirs.
     void record(gpu::CommandBuffer& cb, const DeviceMoeWeights& weights, VkDeviceAddress x, VkDeviceAddress out,
-                uint32_t tokens, gpu::TimestampPool* timestamps = nullptr);
+                uint32_t tokens, gpu::TimestampPool* timestamps = nullptr, VkDeviceAddress table = 0);
     void record(gpu::CommandBuffer& cb, VkDeviceAddress x, VkDeviceAddress out, uint32_t tokens,
                 gpu::TimestampPool* timestamps = nullptr) {
         record(cb, bound_weights(), x, out, tokens, timestamps);
     }
     bool uses_matvec(uint32_t tokens) const;
+
+    // The same layer in parts, for a scheduler that reads the routing back before the expert FFN
+    // (expert paging). The parts record the same dispatches as record(), so the results are the
+    // same bit for bit:
+    //   record_routing: router, top-k and, on the grouped-GEMM path, the permutation, each
+    //     followed by a barrier; ids, tiles and meta in the workspace are then final.
+    //   record_experts_matvec / record_experts_tiles: the expert FFN. The tiles variant runs the
+    //     grouped GEMM over `n_tiles` row tiles at `tiles` (a subset of the permutation's tile
+    //     list), writing only those rows of y, so a layer may run in groups of experts. The
+    //     shared expert goes with `shared` (once per layer).
+    //   record_output: combine into out; the caller places the barrier before it.
+    void record_routing(gpu::CommandBuffer& cb, const DeviceMoeWeights& weights, VkDeviceAddress x,
+                        uint32_t tokens);
+    void record_experts_matvec(gpu::CommandBuffer& cb, const DeviceMoeWeights& weights, VkDeviceAddress table,
+                               VkDeviceAddress x, uint32_t tokens);
+    void record_experts_tiles(gpu::CommandBuffer& cb, const DeviceMoeWeights& weights, VkDeviceAddress table,
+                              VkDeviceAddress x, uint32_t tokens, VkDeviceAddress tiles, uint32_t n_tiles,
+                              bool shared);
+    void record_output(gpu::CommandBuffer& cb, const DeviceMoeWeights& weights, VkDeviceAddress x,
+                       VkDeviceAddress out, uint32_t tokens);
 
     // Uploads x, runs the layer, waits and returns out: for tests and tools.
     std::vector<float> forward(const std::vector<float>& x, uint32_t tokens);
@@ -77,6 +98,14 @@ public:
 
 private:
     void check_tokens(uint32_t tokens) const;
+    void check_weights(const DeviceMoeWeights& weights) const;
+    // The expert FFN's dispatches: per (token, k) pair, or the grouped GEMM over the permutation's
+    // tile list (indirect, tiles = 0) or over `n_tiles` given tiles.
+    void record_matvec_passes(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress table,
+                              VkDeviceAddress x, uint32_t tokens, bool shared);
+    void record_gemm_passes(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress table,
+                            VkDeviceAddress x, uint32_t tokens, VkDeviceAddress tiles, uint32_t n_tiles,
+                            bool shared);
     const DeviceMoeWeights& bound_weights() const;
 
     gpu::Context& ctx_;

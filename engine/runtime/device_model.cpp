@@ -33,9 +33,11 @@ private:
 
 }  // namespace
 
-DeviceModel::DeviceModel(gpu::Context& ctx, const model::ModelFile& model,
+DeviceModel::DeviceModel(gpu::Context& ctx, const model::ModelFile& model, const DeviceModelOptions& options,
                          const std::function<void(uint32_t, uint32_t)>& progress)
     : config_(model.config()), embed_format_(model.weights().token_embd.format) {
+    const uint64_t arena_before = ctx.arena(gpu::MemoryKind::Device).bytes_in_use();
+    if (options.page_experts) paged_file_ = &model;
     const model::ModelWeights& w = model.weights();
     Uploader up(ctx);
     token_embd_.bytes = up.bytes(w.token_embd.bytes, w.token_embd.name);
@@ -64,13 +66,14 @@ DeviceModel::DeviceModel(gpu::Context& ctx, const model::ModelFile& model,
         d.wk = up.matrix(l.wk);
         d.wv = up.matrix(l.wv);
         d.wo = up.matrix(l.wo);
-        d.moe = std::make_unique<moe::DeviceMoeWeights>(ctx, l.moe);
-        up.total += d.moe->expert_bytes() * config_.moe.n_experts + d.moe->shared_expert_bytes() +
-                    l.moe.router.size_bytes();
+        d.moe = std::make_unique<moe::DeviceMoeWeights>(ctx, l.moe, !options.page_experts);
+        up.total += d.moe->expert_bytes() * (options.page_experts ? 0 : config_.moe.n_experts) +
+                    d.moe->shared_expert_bytes() + l.moe.router.size_bytes();
         layers_.push_back(std::move(d));
         if (progress) progress(i + 1, n);
     }
     bytes_ = up.total;
+    device_bytes_ = ctx.arena(gpu::MemoryKind::Device).bytes_in_use() - arena_before;
 }
 
 }  // namespace moevk::runtime

@@ -34,6 +34,7 @@ Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions opt
       model_(model),
       options_(options),
       n_ctx_(context_length(model.config(), options.n_ctx)),
+      arena_at_start_(ctx.arena(gpu::MemoryKind::Device).bytes_in_use()),
       linear_ws_(ctx, std::max(options.max_batch, 1u)),
       moe_(ctx, model.config().moe, std::max(options.max_batch, 1u)),
       commands_(ctx, ctx.compute_queue()) {
@@ -60,9 +61,34 @@ Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions opt
     v_ = alloc(b * c.kv_dim() * 4, "v");
     logits_ = alloc(b * c.n_vocab * 4, "logits");
     if (options_.record_experts) expert_ids_ = alloc(uint64_t(c.n_layers) * b * c.moe.top_k * 4, "expert ids");
+    if (options_.vram_budget && !model.experts_paged())
+        throw Error(ErrorCode::InvalidArgument,
+                    "session: a VRAM budget needs a DeviceModel loaded with page_experts; this one holds every "
+                    "expert already");
+    if (model.experts_paged()) init_paging();
 }
 
-void Session::record_step(gpu::CommandBuffer& cb, uint32_t T, bool all_logits) {
+Session::~Session() {
+    if (!cache_) return;
+    try {
+        ctx_.wait_idle();
+    } catch (...) {
+        // A lost device cannot be waited on; destruction proceeds regardless.
+    }
+}
+
+VkDeviceAddress Session::expert_table(uint32_t layer) const {
+    return cache_ ? cache_->table(layer) : model_.layers()[layer].moe->expert_table();
+}
+
+void Session::record_input(gpu::CommandBuffer& cb, uint32_t T) {
+    const model::ModelConfig& c = model_.config();
+    runtime::record_embed(cb, ctx_, model_.embed_format(), model_.token_embd().address(), ids_.address(), x_.address(),
+                          T, c.d_model);
+    cb.barrier();
+}
+
+void Session::record_attention_block(gpu::CommandBuffer& cb, uint32_t i, uint32_t T) {
     const model::ModelConfig& c = model_.config();
     const uint32_t d = c.d_model, pos0 = position_;
     const bool neox = c.rope == model::RopeOrdering::NeoX;
@@ -70,62 +96,65 @@ void Session::record_step(gpu::CommandBuffer& cb, uint32_t T, bool all_logits) {
     auto linear = [&](const DeviceMatrix& m, const gpu::Buffer& x, const gpu::Buffer& y) {
         record_linear(cb, ctx_, *m.linear, linear_ws_, x.address(), y.address(), T);
     };
-
-    record_embed(cb, ctx_, model_.embed_format(), model_.token_embd().address(), ids_.address(), x_.address(), T, d);
+    const DeviceLayer& l = model_.layers()[i];
+    // Attention block: h = norm(x); q, k, v; per-head or whole Q/K norm; rope; cache; attend.
+    record_rmsnorm(cb, ctx_, x_.address(), l.attn_norm.address(), h_.address(), T, d, c.rms_eps);
     cb.barrier();
-    for (uint32_t i = 0; i < c.n_layers; ++i) {
-        const DeviceLayer& l = model_.layers()[i];
-        // Attention block: h = norm(x); q, k, v; per-head or whole Q/K norm; rope; cache; attend.
-        record_rmsnorm(cb, ctx_, x_.address(), l.attn_norm.address(), h_.address(), T, d, c.rms_eps);
-        cb.barrier();
-        linear(l.wq, h_, q_);
-        linear(l.wk, h_, k_);
-        linear(l.wv, h_, v_);
-        cb.barrier();
-        if (c.qkv_bias) {
-            record_bias_add(cb, ctx_, q_.address(), l.q_bias, T, c.q_dim());
-            record_bias_add(cb, ctx_, k_.address(), l.k_bias, T, c.kv_dim());
-            record_bias_add(cb, ctx_, v_.address(), l.v_bias, T, c.kv_dim());
-            cb.barrier();
-        }
-        if (c.qk_norm == model::QkNorm::PerHead) {
-            record_rmsnorm(cb, ctx_, q_.address(), l.q_norm.address(), q_.address(), T * c.n_heads, c.head_dim,
-                           c.rms_eps);
-            record_rmsnorm(cb, ctx_, k_.address(), l.k_norm.address(), k_.address(), T * c.n_kv_heads, c.head_dim,
-                           c.rms_eps);
-            cb.barrier();
-        } else if (c.qk_norm == model::QkNorm::Whole) {
-            record_rmsnorm(cb, ctx_, q_.address(), l.q_norm.address(), q_.address(), T, c.q_dim(), c.rms_eps);
-            record_rmsnorm(cb, ctx_, k_.address(), l.k_norm.address(), k_.address(), T, c.kv_dim(), c.rms_eps);
-            cb.barrier();
-        }
-        record_rope(cb, ctx_, q_.address(), T, c.n_heads, c.head_dim, c.n_rot, pos0, c.rope_base, neox);
-        record_rope(cb, ctx_, k_.address(), T, c.n_kv_heads, c.head_dim, c.n_rot, pos0, c.rope_base, neox);
-        cb.barrier();
-        record_store_kv(cb, ctx_, k_.address(), k_cache_[i].address(), options_.kv_format, T, pos0, c.kv_dim());
-        record_store_kv(cb, ctx_, v_.address(), v_cache_[i].address(), options_.kv_format, T, pos0, c.kv_dim());
-        cb.barrier();
-        record_attention(cb, ctx_, q_.address(), k_cache_[i].address(), v_cache_[i].address(), options_.kv_format,
-                         att_.address(), T, pos0, c.n_heads, c.n_kv_heads, c.head_dim, scale);
-        cb.barrier();
-        linear(l.wo, att_, o_);
-        cb.barrier();
-        record_add(cb, ctx_, x_.address(), o_.address(), T * d);
-        cb.barrier();
-
-        // MoE block: x += moe(norm(x)).
-        record_rmsnorm(cb, ctx_, x_.address(), l.ffn_norm.address(), h_.address(), T, d, c.rms_eps);
-        cb.barrier();
-        moe_.record(cb, *l.moe, h_.address(), o_.address(), T);
-        cb.barrier();
-        if (options_.record_experts) {
-            uint64_t words = uint64_t(T) * c.moe.top_k;
-            cb.copy(moe_.workspace().ids, 0, expert_ids_, uint64_t(i) * options_.max_batch * c.moe.top_k * 4,
-                    words * 4);
-        }
-        record_add(cb, ctx_, x_.address(), o_.address(), T * d);
+    linear(l.wq, h_, q_);
+    linear(l.wk, h_, k_);
+    linear(l.wv, h_, v_);
+    cb.barrier();
+    if (c.qkv_bias) {
+        record_bias_add(cb, ctx_, q_.address(), l.q_bias, T, c.q_dim());
+        record_bias_add(cb, ctx_, k_.address(), l.k_bias, T, c.kv_dim());
+        record_bias_add(cb, ctx_, v_.address(), l.v_bias, T, c.kv_dim());
         cb.barrier();
     }
+    if (c.qk_norm == model::QkNorm::PerHead) {
+        record_rmsnorm(cb, ctx_, q_.address(), l.q_norm.address(), q_.address(), T * c.n_heads, c.head_dim,
+                       c.rms_eps);
+        record_rmsnorm(cb, ctx_, k_.address(), l.k_norm.address(), k_.address(), T * c.n_kv_heads, c.head_dim,
+                       c.rms_eps);
+        cb.barrier();
+    } else if (c.qk_norm == model::QkNorm::Whole) {
+        record_rmsnorm(cb, ctx_, q_.address(), l.q_norm.address(), q_.address(), T, c.q_dim(), c.rms_eps);
+        record_rmsnorm(cb, ctx_, k_.address(), l.k_norm.address(), k_.address(), T, c.kv_dim(), c.rms_eps);
+        cb.barrier();
+    }
+    record_rope(cb, ctx_, q_.address(), T, c.n_heads, c.head_dim, c.n_rot, pos0, c.rope_base, neox);
+    record_rope(cb, ctx_, k_.address(), T, c.n_kv_heads, c.head_dim, c.n_rot, pos0, c.rope_base, neox);
+    cb.barrier();
+    record_store_kv(cb, ctx_, k_.address(), k_cache_[i].address(), options_.kv_format, T, pos0, c.kv_dim());
+    record_store_kv(cb, ctx_, v_.address(), v_cache_[i].address(), options_.kv_format, T, pos0, c.kv_dim());
+    cb.barrier();
+    runtime::record_attention(cb, ctx_, q_.address(), k_cache_[i].address(), v_cache_[i].address(),
+                              options_.kv_format, att_.address(), T, pos0, c.n_heads, c.n_kv_heads, c.head_dim,
+                              scale);
+    cb.barrier();
+    linear(l.wo, att_, o_);
+    cb.barrier();
+    record_add(cb, ctx_, x_.address(), o_.address(), T * d);
+    cb.barrier();
+
+    // MoE block input: h = norm(x).
+    record_rmsnorm(cb, ctx_, x_.address(), l.ffn_norm.address(), h_.address(), T, d, c.rms_eps);
+    cb.barrier();
+}
+
+void Session::record_moe_tail(gpu::CommandBuffer& cb, uint32_t i, uint32_t T) {
+    const model::ModelConfig& c = model_.config();
+    cb.barrier();
+    if (options_.record_experts) {
+        uint64_t words = uint64_t(T) * c.moe.top_k;
+        cb.copy(moe_.workspace().ids, 0, expert_ids_, uint64_t(i) * options_.max_batch * c.moe.top_k * 4, words * 4);
+    }
+    record_add(cb, ctx_, x_.address(), o_.address(), T * c.d_model);
+    cb.barrier();
+}
+
+void Session::record_logits(gpu::CommandBuffer& cb, uint32_t T, bool all_logits) {
+    const model::ModelConfig& c = model_.config();
+    const uint32_t d = c.d_model;
     // Only the rows whose logits are wanted go through the output norm and the vocabulary.
     uint32_t rows = all_logits ? T : 1;
     VkDeviceAddress last = x_.address() + uint64_t(T - rows) * d * 4;
@@ -133,6 +162,17 @@ void Session::record_step(gpu::CommandBuffer& cb, uint32_t T, bool all_logits) {
     cb.barrier();
     record_linear(cb, ctx_, model_.output(), linear_ws_, h_.address(),
                   all_logits ? logits_.address() : last_logits_.address(), rows);
+}
+
+void Session::record_step(gpu::CommandBuffer& cb, uint32_t T, bool all_logits) {
+    record_input(cb, T);
+    for (uint32_t i = 0; i < model_.config().n_layers; ++i) {
+        record_attention_block(cb, i, T);
+        // MoE block: x += moe(norm(x)).
+        moe_.record(cb, *model_.layers()[i].moe, h_.address(), o_.address(), T, nullptr, expert_table(i));
+        record_moe_tail(cb, i, T);
+    }
+    record_logits(cb, T, all_logits);
 }
 
 std::vector<float> Session::eval(std::span<const uint32_t> tokens, bool all_logits) {
@@ -148,32 +188,64 @@ std::vector<float> Session::eval(std::span<const uint32_t> tokens, bool all_logi
                                                     std::to_string(n_ctx_));
     std::vector<float> logits;
     if (options_.record_experts) experts_.assign(c.n_layers, {});
-    for (size_t done = 0; done < tokens.size();) {
-        uint32_t T = static_cast<uint32_t>(std::min<size_t>(options_.max_batch, tokens.size() - done));
-        bool last_chunk = done + T == tokens.size();
-        gpu::upload(ctx_, ids_, tokens.data() + done, uint64_t(T) * 4);
-        commands_.begin();
-        record_step(commands_, T, all_logits);
-        commands_.submit_and_wait();
-        position_ += T;
-        if (all_logits || last_chunk) {
-            size_t rows = all_logits ? T : 1;
-            std::vector<float> part = gpu::download<float>(ctx_, all_logits ? logits_ : last_logits_, rows * c.n_vocab);
-            if (!all_logits) logits.clear();
-            logits.insert(logits.end(), part.begin(), part.end());
+    const uint32_t start = position_;
+    try {
+        for (size_t done = 0; done < tokens.size();) {
+            uint32_t T = static_cast<uint32_t>(std::min<size_t>(options_.max_batch, tokens.size() - done));
+            eval_chunk(tokens.subspan(done, T), all_logits, done + T == tokens.size(), logits);
+            done += T;
         }
-        if (options_.record_experts) {
-            size_t kk = c.moe.top_k;
-            std::vector<uint32_t> all =
-                gpu::download<uint32_t>(ctx_, expert_ids_, size_t(c.n_layers) * options_.max_batch * kk);
-            for (uint32_t i = 0; i < c.n_layers; ++i) {
-                auto first = all.begin() + size_t(i) * options_.max_batch * kk;
-                experts_[i].insert(experts_[i].end(), first, first + size_t(T) * kk);
+    } catch (...) {
+        // Whatever the step wrote past `start` in the KV cache is overwritten by the next eval.
+        position_ = start;
+        if (cache_) {
+            try {
+                cache_->recover();
+            } catch (...) {
             }
         }
-        done += T;
+        throw;
     }
     return logits;
+}
+
+void Session::eval_chunk(std::span<const uint32_t> tokens, bool want_all, bool last_chunk,
+                         std::vector<float>& logits) {
+    const model::ModelConfig& c = model_.config();
+    const uint32_t T = static_cast<uint32_t>(tokens.size());
+    gpu::upload(ctx_, ids_, tokens.data(), uint64_t(T) * 4);
+    if (paged()) {
+        step_paged(T, want_all);
+    } else {
+        commands_.begin();
+        record_step(commands_, T, want_all);
+        commands_.submit_and_wait();
+    }
+    position_ += T;
+    if (want_all || last_chunk) {
+        size_t rows = want_all ? T : 1;
+        std::vector<float> part = gpu::download<float>(ctx_, want_all ? logits_ : last_logits_, rows * c.n_vocab);
+        if (!want_all) logits.clear();
+        logits.insert(logits.end(), part.begin(), part.end());
+    }
+    if (options_.record_experts) {
+        size_t kk = c.moe.top_k;
+        std::vector<uint32_t> all =
+            gpu::download<uint32_t>(ctx_, expert_ids_, size_t(c.n_layers) * options_.max_batch * kk);
+        for (uint32_t i = 0; i < c.n_layers; ++i) {
+            auto first = all.begin() + size_t(i) * options_.max_batch * kk;
+            experts_[i].insert(experts_[i].end(), first, first + size_t(T) * kk);
+        }
+    }
+}
+
+const experts::PagingStats& Session::paging_stats() const {
+    static const experts::PagingStats none;
+    return cache_ ? cache_->stats() : none;
+}
+
+void Session::reset_paging_stats() {
+    if (cache_) cache_->reset_stats();
 }
 
 }  // namespace moevk::runtime

@@ -1,14 +1,24 @@
 // One conversation's state on the GPU: the KV cache and the scratch activations, and the forward
-// step that runs a batch of tokens through the whole model in one command buffer. A prompt runs
-// as batches (the grouped-GEMM path), generation one token at a time (matrix-vector products).
+// step that runs a batch of tokens through the whole model. A prompt runs as batches (the
+// grouped-GEMM path), generation one token at a time (matrix-vector products).
+//
+// With every expert resident a step is one command buffer with no host round trip. When the
+// DeviceModel leaves the routed experts to paging and the VRAM budget does not hold them all, a
+// step is cut at each layer's top-k: the host reads back the selected ids, has the expert cache
+// upload the misses, and submits the rest of the layer waiting on the transfer timeline.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "experts/budget.h"
+#include "experts/expert_cache.h"
+#include "experts/stats.h"
 #include "gpu/commands.h"
 #include "gpu/context.h"
 #include "moe/layer.h"
@@ -24,16 +34,36 @@ struct SessionOptions {
     KvFormat kv_format = KvFormat::F32;
     // Keep each step's selected experts for selected_experts() (one small copy per layer).
     bool record_experts = false;
+
+    // Expert paging, for a DeviceModel loaded with page_experts (which this session then gives
+    // every expert a slot when no budget is set). The budget covers the resident weights, this
+    // session's KV cache and scratch, and the expert slots.
+    std::optional<experts::VramBudget> vram_budget;
+    experts::CachePolicy cache_policy = experts::CachePolicy::Lru;
+    double lfu_decay = 0.9;  // per forward step
+    // Guess the next layer's experts by applying its router to the current layer's input, and
+    // upload them while the current layer computes.
+    bool prefetch = true;
+    // Called before each expert upload with (layer, expert); what it throws fails that upload
+    // and comes out of eval() (tests inject errors here).
+    std::function<void(uint32_t, uint32_t)> before_upload;
 };
 
 class Session {
 public:
+    // Throws Error(InvalidArgument) for a budget too small for one layer's top-k (naming the
+    // smallest that works), or a budget for a model whose experts are already all uploaded.
     Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions options = {});
+    // Waits for uploads still in flight (prefetches nobody waited for) before freeing anything.
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
 
     // Runs `tokens` at the current position, appending them to the KV cache. Returns the logits
     // [T][n_vocab] of every token, or only the last token's [n_vocab] with `all_logits` false.
     // Throws Error(InvalidArgument) for a token outside the vocabulary or a full context; the
-    // session is unchanged then.
+    // session is unchanged then. An error during the step (a failed expert upload) leaves the
+    // position unchanged and the session usable.
     std::vector<float> eval(std::span<const uint32_t> tokens, bool all_logits = true);
 
     uint32_t position() const { return position_; }
@@ -47,14 +77,37 @@ public:
     // With record_experts: [layer][T][K] expert ids the last eval() selected, best first.
     const std::vector<std::vector<uint32_t>>& selected_experts() const { return experts_; }
 
+    // The slot plan when the model's experts are paged (nullptr when the DeviceModel holds them).
+    const experts::SlotPlan* slot_plan() const { return cache_ ? &plan_ : nullptr; }
+    // Whether steps round-trip to the host (paged and not every expert has a slot).
+    bool paged() const { return cache_ && !cache_->all_resident(); }
+    // Hits, misses, prefetch accuracy, bytes, waits and tokens per expert, per layer, counted
+    // on the paged path since the session began or reset_paging_stats().
+    const experts::PagingStats& paging_stats() const;
+    void reset_paging_stats();
+
 private:
+    void eval_chunk(std::span<const uint32_t> tokens, bool all_logits, bool last_chunk, std::vector<float>& logits);
+    // The step's pieces; the resident path records them all into one command buffer.
     void record_step(gpu::CommandBuffer& cb, uint32_t tokens, bool all_logits);
+    void record_input(gpu::CommandBuffer& cb, uint32_t tokens);  // the token embeddings into x_
+    // Attention and its residual, then the MoE block's norm into h_.
+    void record_attention_block(gpu::CommandBuffer& cb, uint32_t layer, uint32_t tokens);
+    // After the MoE layer wrote o_: the recorded experts, x += o_.
+    void record_moe_tail(gpu::CommandBuffer& cb, uint32_t layer, uint32_t tokens);
+    void record_logits(gpu::CommandBuffer& cb, uint32_t tokens, bool all_logits);
+    VkDeviceAddress expert_table(uint32_t layer) const;
+
+    // The paged step (session_paged.cpp).
+    void init_paging();
+    void step_paged(uint32_t tokens, bool all_logits);
 
     gpu::Context& ctx_;
     const DeviceModel& model_;
     SessionOptions options_;
     uint32_t n_ctx_ = 0;
     uint32_t position_ = 0;
+    uint64_t arena_at_start_;  // device bytes in use before this session's buffers
     LinearWorkspace linear_ws_;
     moe::MoeLayer moe_;
     std::vector<gpu::Buffer> k_cache_, v_cache_;  // per layer [n_ctx][kv_dim]
@@ -65,6 +118,17 @@ private:
     gpu::Buffer expert_ids_;                       // [layers][max_batch][K] u32 with record_experts
     gpu::CommandBuffer commands_;
     std::vector<std::vector<uint32_t>> experts_;
+
+    // Paging.
+    std::unique_ptr<experts::ExpertCache> cache_;
+    experts::SlotPlan plan_;
+    gpu::Buffer guess_logits_, guess_ids_, guess_weights_;  // the next layer's router on this layer's input
+    gpu::Buffer readback_;     // host: ids, tiles, meta and guessed ids of the layer just routed
+    gpu::Buffer group_tiles_;  // host: the GEMM tile lists of one layer's expert groups
+    // Command buffers of the segments a paged step submits, with the values they signal.
+    std::vector<std::unique_ptr<gpu::CommandBuffer>> segments_;
+    std::vector<uint64_t> segment_values_;
+    uint32_t next_segment_ = 0;
 };
 
 }  // namespace moevk::runtime
