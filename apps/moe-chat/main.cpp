@@ -12,6 +12,8 @@
 #include <iostream>
 
 #include "../common/device_flags.h"
+#include "experts/budget.h"
+#include "experts/stats.h"
 #include "gpu/context.h"
 #include "gpu/error.h"
 #include "model/model_file.h"
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
     sampling.seed = std::random_device{}();
     uint32_t max_tokens = 256, n_ctx = 2048;
     apps::DeviceFlags device;
-    bool show_stats = false;
+    bool show_stats = false, no_prefetch = false;
+    std::string vram_budget, cache_policy = "lru";
     app.add_option("-m,--model", model_path, "GGUF model file (default: assets/moe-vk-demo.gguf)");
     app.add_option("-p,--prompt", prompt, "ask one question, print the answer and exit");
     app.add_option("--chat-template", template_name, "template family instead of the file's: " + [] {
@@ -92,6 +95,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--seed", sampling.seed, "random seed, for reproducible replies");
     apps::add_device_flags(app, device);
+    app.add_option("--vram-budget", vram_budget,
+                   "page the experts within this much device memory: bytes (6G, 512M), a share of the experts "
+                   "that get a slot (50%), or min");
+    app.add_option("--cache-policy", cache_policy, "expert cache policy with --vram-budget: lru or lfu")
+        ->capture_default_str();
+    app.add_flag("--no-prefetch", no_prefetch, "do not guess and upload the next layer's experts early");
     app.add_flag("--stats", show_stats, "print token counts and speeds after each answer in -p mode too");
     CLI11_PARSE(app, argc, argv);
     if (model_path.empty()) model_path = default_model(argv[0]);
@@ -110,10 +119,15 @@ int main(int argc, char** argv) {
             return text::ChatTemplate::detect(*source);
         }();
 
+        auto policy = experts::parse_policy(cache_policy);
+        if (!policy) throw Error(ErrorCode::InvalidArgument, "--cache-policy must be lru or lfu, got " + cache_policy);
+        std::optional<experts::VramBudget> budget;
+        if (!vram_budget.empty()) budget = experts::parse_vram_budget(vram_budget);
         auto ctx = gpu::Context::create(apps::context_options(device));
         std::fprintf(stderr, "%s: %s\non %s\n", model_path.c_str(), model::describe(model.config()).c_str(),
                      ctx->info().name.c_str());
-        runtime::DeviceModel device_model(*ctx, model, [](uint32_t done, uint32_t total) {
+        runtime::DeviceModelOptions model_options{.page_experts = budget.has_value()};
+        runtime::DeviceModel device_model(*ctx, model, model_options, [](uint32_t done, uint32_t total) {
             const int width = 30;
             int filled = static_cast<int>(width * done / total);
             std::fprintf(stderr, "\rloading [%s%s] %u/%u layers", std::string(filled, '#').c_str(),
@@ -122,7 +136,13 @@ int main(int argc, char** argv) {
         });
         runtime::SessionOptions so;
         so.n_ctx = n_ctx;
+        so.vram_budget = budget;
+        so.cache_policy = *policy;
+        so.prefetch = !no_prefetch;
         runtime::Session session(*ctx, device_model, so);
+        if (const experts::SlotPlan* plan = session.slot_plan())
+            std::fprintf(stderr, "paging: %s; %s, %s\n", experts::describe(*plan).c_str(),
+                         experts::policy_name(*policy), no_prefetch ? "no prefetch" : "prefetch");
         runtime::ChatSettings settings{sampling, max_tokens, system_prompt};
         runtime::Chat chat(session, tokenizer, chat_template, settings);
         auto stream = [](std::string_view piece) {
@@ -168,6 +188,7 @@ int main(int argc, char** argv) {
                 if (totals.generate_seconds > 0)
                     std::fprintf(stderr, " at %.1f tokens/s", totals.generated / totals.generate_seconds);
                 std::fprintf(stderr, "; cache holds %u of %u positions]\n", session.position(), session.n_ctx());
+                if (session.paged()) std::fprintf(stderr, "%s", experts::stats_table(session.paging_stats()).c_str());
                 continue;
             }
             g_interrupted = false;
