@@ -12,6 +12,7 @@
 #include "experts/groups.h"
 #include "experts/oracle.h"
 #include "experts/residency.h"
+#include "experts/stats.h"
 #include "gpu/error.h"
 
 namespace moevk::experts {
@@ -94,6 +95,31 @@ TEST(SlotPlan, TooSmallIsRefusedWithTheMinimum) {
     EXPECT_NE(m.find("1700 bytes"), std::string::npos) << m;
     error_of([] { plan_slots(parse_vram_budget("100"), demand()); });  // not even the weights
     EXPECT_EQ(plan_slots(parse_vram_budget("1700"), demand()).slots, 2u);
+}
+
+TEST(SlotPlan, DescribesItself) {
+    SlotPlan p = plan_slots(parse_vram_budget("50%"), demand());
+    std::string text = describe(p);
+    EXPECT_NE(text.find("12 of 24 expert slots (50%)"), std::string::npos) << text;
+    EXPECT_NE(text.find("1000 bytes resident weights"), std::string::npos) << text;
+    EXPECT_EQ(format_bytes(3ull << 29), "1.50 GiB");
+}
+
+TEST(Stats, TotalsAndTable) {
+    PagingStats s;
+    s.layers.resize(2);
+    s.layers[0] = {.hits = 3, .misses = 1, .prefetched = 2, .prefetch_used = 1, .uploads = 3, .bytes_uploaded = 300,
+                   .groups = 1, .wait_seconds = 0.5, .expert_tokens = {4, 0, 2}};
+    s.layers[1] = {.hits = 1, .misses = 3, .uploads = 3, .bytes_uploaded = 300, .groups = 2, .expert_tokens = {1, 1, 4}};
+    LayerStats t = s.total();
+    EXPECT_EQ(t.hits, 4u);
+    EXPECT_EQ(t.misses, 4u);
+    EXPECT_EQ(t.hit_rate(), 0.5);
+    EXPECT_EQ(t.prefetch_accuracy(), 0.5);
+    EXPECT_EQ(t.expert_tokens, (std::vector<uint64_t>{5, 1, 6}));
+    std::string table = stats_table(s);
+    EXPECT_NE(table.find("total"), std::string::npos) << table;
+    EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 4) << table;  // head, 2 layers, total
 }
 
 TEST(Policy, ParsesNames) {

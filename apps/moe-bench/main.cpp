@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
     uint32_t prompt_tokens = 512, generated_tokens = 32;
     std::vector<std::string> budgets, policies = {"lru", "lfu"}, prefetch = {"on", "off"};
     std::string plot_path;
+    bool paging_stats = false;
     app.add_option("--shapes", shapes, "mixtral, qwen3, olmoe or DxFFxExK")->delimiter(',')->capture_default_str();
     app.add_option("--formats", formats, "expert weight formats: " + quant::format_names() + " (any case)")
         ->delimiter(',')
@@ -88,6 +89,7 @@ int main(int argc, char** argv) {
     app.add_option("--prefetch", prefetch, "paging: prefetch settings to run (on, off)")
         ->delimiter(',')
         ->capture_default_str();
+    app.add_flag("--paging-stats", paging_stats, "paging: also print each run's statistics per layer");
     app.add_option("--plot", plot_path, "paging: also draw tokens/s and hit rate against the budget into this SVG");
     CLI11_PARSE(app, argc, argv);
 
@@ -154,7 +156,7 @@ int main(int argc, char** argv) {
                 auto r = moebench::bench_paging(*ctx, path, po, upload);
                 results.insert(results.end(), r.begin(), r.end());
             }
-            moebench::print_paging_table(std::cout, ctx->info(), upload, results);
+            moebench::print_paging_table(std::cout, ctx->info(), upload, results, paging_stats);
             if (!json_path.empty()) {
                 std::ofstream out(json_path);
                 out << moebench::paging_json(ctx->info(), upload, results).dump(2) << "\n";

@@ -24,6 +24,20 @@ uint32_t argmax(const std::vector<float>& v) {
     return static_cast<uint32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
+nlohmann::json layers_json(const experts::PagingStats& stats) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const experts::LayerStats& l : stats.layers)
+        layers.push_back({{"hits", l.hits},
+                          {"misses", l.misses},
+                          {"prefetched", l.prefetched},
+                          {"prefetch_used", l.prefetch_used},
+                          {"bytes_uploaded", l.bytes_uploaded},
+                          {"wait_seconds", l.wait_seconds},
+                          {"ffn_passes", l.groups},
+                          {"expert_tokens", l.expert_tokens}});
+    return layers;
+}
+
 // The trace steps before the timed tokens: the prompt and the warm-up token.
 constexpr size_t kUntimedSteps = 2;
 
@@ -58,7 +72,8 @@ PagingResult run_case(gpu::Context& ctx, const runtime::DeviceModel& device, con
     }
     r.timed_tokens = static_cast<uint32_t>(steps.size());
     r.token_seconds = summarize(steps);
-    r.stats = session.paging_stats().total();
+    r.layers = session.paging_stats();
+    r.stats = r.layers.total();
     r.belady_hit_rate = r.paged ? experts::replay_belady(trace, c.moe.n_experts, r.plan.slots, kUntimedSteps).hit_rate()
                                 : 1.0;
     return r;
@@ -91,7 +106,7 @@ std::vector<PagingResult> bench_paging(gpu::Context& ctx, const std::string& pat
 }
 
 void print_paging_table(std::ostream& out, const gpu::DeviceInfo& device, const ProbeResult& upload,
-                        const std::vector<PagingResult>& results) {
+                        const std::vector<PagingResult>& results, bool per_layer) {
     out << "device: " << device.name << "\n";
     char line[512];
     std::snprintf(line, sizeof line, "host-to-device copy: %.2f GB/s\n", upload.gbps());
@@ -121,6 +136,13 @@ void print_paging_table(std::ostream& out, const gpu::DeviceInfo& device, const 
                       100.0 * r.stats.prefetch_accuracy(), r.bytes_per_token() / 1048576.0,
                       r.timed_tokens ? 1e3 * r.stats.wait_seconds / r.timed_tokens : 0.0, bound_text, ratio_text);
         out << line;
+    }
+    if (!per_layer) return;
+    for (const PagingResult& r : results) {
+        if (!r.paged) continue;
+        out << "\n" << std::filesystem::path(r.path).filename().string() << ", budget " << r.budget << ", "
+            << r.policy << ", prefetch " << (r.prefetch ? "on" : "off") << ", " << r.timed_tokens << " tokens:\n"
+            << experts::stats_table(r.layers);
     }
 }
 
@@ -156,7 +178,7 @@ nlohmann::json paging_json(const gpu::DeviceInfo& device, const ProbeResult& upl
                                {"bytes_per_token", r.bytes_per_token()},
                                {"wait_seconds", s.wait_seconds},
                                {"upload_bound_tokens_per_second", r.upload_bound()},
-                               {"expert_tokens", s.expert_tokens}});
+                               {"layers", layers_json(r.layers)}});
     }
     return j;
 }

@@ -38,6 +38,7 @@ struct PagingResult {
     uint32_t timed_tokens = 0;
     Summary token_seconds;
     moevk::experts::LayerStats stats;  // summed over layers, timed tokens only
+    moevk::experts::PagingStats layers;  // per layer, timed tokens only
     double belady_hit_rate = 1;        // the oracle on the same trace and slots
     double upload_gbps = 0;            // the probe's
 
@@ -50,8 +51,9 @@ struct PagingResult {
 std::vector<PagingResult> bench_paging(moevk::gpu::Context& ctx, const std::string& path, const PagingOptions& options,
                                        const ProbeResult& upload);
 
+// With `per_layer`, each paged run's statistics per layer follow the summary.
 void print_paging_table(std::ostream& out, const moevk::gpu::DeviceInfo& device, const ProbeResult& upload,
-                        const std::vector<PagingResult>& results);
+                        const std::vector<PagingResult>& results, bool per_layer = false);
 nlohmann::json paging_json(const moevk::gpu::DeviceInfo& device, const ProbeResult& upload,
                            const std::vector<PagingResult>& results);
 

@@ -127,6 +127,8 @@ void ExpertCache::upload_all() {
 
 void ExpertCache::reset_stats() {
     stats_.steps = 0;
+    // Prefetches counted before the reset must not count as used after it.
+    for (uint32_t s = 0; s < residency_.n_slots(); ++s) residency_.set_prefetched(s, false);
     for (LayerStats& l : stats_.layers) {
         l = LayerStats{};
         l.expert_tokens.assign(n_experts_, 0);
