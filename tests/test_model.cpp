@@ -10,6 +10,7 @@
 #include "runtime/device_model.h"
 #include "runtime/reference_model.h"
 #include "runtime/session.h"
+#include "generated_model.h"
 #include "test_support.h"
 
 namespace moevk {
@@ -17,25 +18,9 @@ namespace {
 
 using test::all_close;
 
-// A file built in memory, kept alive beside the File that parses it.
-struct GeneratedModel {
-    std::vector<uint8_t> bytes;
-    std::unique_ptr<model::ModelFile> model;
-};
-
-GeneratedModel generate(const model::SyntheticSpec& spec) {
-    GeneratedModel g;
-    g.bytes = model::synthetic_model(spec).bytes();
-    g.model = std::make_unique<model::ModelFile>(
-        model::ModelFile::from(gguf::File::parse(g.bytes, "synthetic " + spec.architecture)));
-    return g;
-}
-
-std::vector<uint32_t> some_tokens(uint32_t n, uint32_t n_vocab, uint32_t seed) {
-    std::vector<uint32_t> t(n);
-    for (uint32_t i = 0; i < n; ++i) t[i] = (seed * 7919u + i * 104729u) % n_vocab;
-    return t;
-}
+using test::generate;
+using test::GeneratedModel;
+using test::some_tokens;
 
 // Routing decisions the reference makes by a clear margin must be the GPU's too; below it, an
 // f32 engine may legitimately pick the other expert and the logits are not comparable.

@@ -18,6 +18,7 @@
 #include "moe/layer.h"
 #include "runtime/device_model.h"
 #include "runtime/session.h"
+#include "generated_model.h"
 #include "test_support.h"
 
 namespace moevk {
@@ -27,24 +28,9 @@ namespace fs = std::filesystem;
 using experts::CachePolicy;
 using experts::parse_vram_budget;
 
-struct GeneratedModel {
-    std::vector<uint8_t> bytes;
-    std::unique_ptr<model::ModelFile> model;
-};
-
-GeneratedModel generate(const model::SyntheticSpec& spec) {
-    GeneratedModel g;
-    g.bytes = model::synthetic_model(spec).bytes();
-    g.model = std::make_unique<model::ModelFile>(
-        model::ModelFile::from(gguf::File::parse(g.bytes, "synthetic " + spec.architecture)));
-    return g;
-}
-
-std::vector<uint32_t> some_tokens(uint32_t n, uint32_t n_vocab, uint32_t seed) {
-    std::vector<uint32_t> t(n);
-    for (uint32_t i = 0; i < n; ++i) t[i] = (seed * 7919u + i * 104729u) % n_vocab;
-    return t;
-}
+using test::generate;
+using test::GeneratedModel;
+using test::some_tokens;
 
 struct Logits {
     std::vector<float> prompt;     // logits of every prompt position
