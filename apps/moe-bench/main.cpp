@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> budgets, policies = {"lru", "lfu"}, prefetch = {"on", "off"};
     std::string plot_path;
     bool paging_stats = false;
+    std::string replot_path;
     app.add_option("--shapes", shapes, "mixtral, qwen3, olmoe or DxFFxExK")->delimiter(',')->capture_default_str();
     app.add_option("--formats", formats, "expert weight formats: " + quant::format_names() + " (any case)")
         ->delimiter(',')
@@ -89,6 +90,7 @@ int main(int argc, char** argv) {
     app.add_option("--prefetch", prefetch, "paging: prefetch settings to run (on, off)")
         ->delimiter(',')
         ->capture_default_str();
+    app.add_option("--replot", replot_path, "draw the paging results of this --json file into --plot, run nothing");
     app.add_flag("--paging-stats", paging_stats, "paging: also print each run's statistics per layer");
     app.add_option("--plot", plot_path, "paging: also draw tokens/s and hit rate against the budget into this SVG");
     CLI11_PARSE(app, argc, argv);
@@ -99,6 +101,15 @@ int main(int argc, char** argv) {
             for (size_t i = 0; i < devices.size(); ++i)
                 std::cout << i << ": " << devices[i].name << " (" << gpu::device_kind_name(devices[i].kind) << ", "
                           << (devices[i].device_local_bytes >> 20) << " MiB device-local)\n";
+            return 0;
+        }
+        if (!replot_path.empty()) {
+            if (plot_path.empty()) throw Error(ErrorCode::InvalidArgument, "--replot needs --plot FILE.svg");
+            std::ifstream in(replot_path);
+            if (!in) throw Error(ErrorCode::InvalidArgument, "cannot read " + replot_path);
+            std::ofstream out(plot_path);
+            out << moebench::paging_svg(moebench::paging_from_json(nlohmann::json::parse(in)));
+            if (!out) throw Error(ErrorCode::InvalidArgument, "cannot write " + plot_path);
             return 0;
         }
         if (!write_model.empty()) {

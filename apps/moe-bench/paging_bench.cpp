@@ -183,4 +183,35 @@ nlohmann::json paging_json(const gpu::DeviceInfo& device, const ProbeResult& upl
     return j;
 }
 
+std::vector<PagingResult> paging_from_json(const nlohmann::json& j) {
+    std::vector<PagingResult> out;
+    double gbps = j.at("upload_gbps").get<double>();
+    for (const nlohmann::json& p : j.at("paging")) {
+        PagingResult r;
+        r.path = p.at("path").get<std::string>();
+        r.budget = p.at("budget").get<std::string>();
+        r.plan.slots = p.at("slots").get<uint32_t>();
+        r.plan.total_experts = p.at("total_experts").get<uint32_t>();
+        r.plan.slot_bytes = p.at("slot_bytes").get<uint64_t>();
+        r.plan.device_bytes = p.at("device_bytes").get<uint64_t>();
+        r.paged = p.at("paged").get<bool>();
+        r.policy = p.at("policy").get<std::string>();
+        r.prefetch = p.at("prefetch").get<bool>();
+        r.timed_tokens = p.at("timed_tokens").get<uint32_t>();
+        const nlohmann::json& t = p.at("seconds_per_token");
+        r.token_seconds = {t.at("median").get<double>(), t.at("min").get<double>(), t.at("max").get<double>(),
+                           r.timed_tokens};
+        r.stats.hits = p.at("hits").get<uint64_t>();
+        r.stats.misses = p.at("misses").get<uint64_t>();
+        r.stats.prefetched = p.at("prefetched").get<uint64_t>();
+        r.stats.prefetch_used = p.at("prefetch_used").get<uint64_t>();
+        r.stats.bytes_uploaded = p.at("bytes_uploaded").get<uint64_t>();
+        r.stats.wait_seconds = p.at("wait_seconds").get<double>();
+        r.belady_hit_rate = p.at("belady_hit_rate").get<double>();
+        r.upload_gbps = gbps;
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
 }  // namespace moebench

@@ -56,5 +56,7 @@ void print_paging_table(std::ostream& out, const moevk::gpu::DeviceInfo& device,
                         const std::vector<PagingResult>& results, bool per_layer = false);
 nlohmann::json paging_json(const moevk::gpu::DeviceInfo& device, const ProbeResult& upload,
                            const std::vector<PagingResult>& results);
+// The results back from paging_json's output (enough to draw them again).
+std::vector<PagingResult> paging_from_json(const nlohmann::json& j);
 
 }  // namespace moebench

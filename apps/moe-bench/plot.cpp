@@ -134,6 +134,14 @@ std::string paging_svg(const std::vector<PagingResult>& results) {
                     "clip" + std::to_string(2 * m));
         for (auto& [key, s] : bound) speed.line(s, 1.2, false, 0.8);
         for (auto& [key, s] : tps) speed.line(s, 2, true);
+        // Where uploads are far from the limit the bound lies above the chart: say where.
+        double lowest_bound = 0;
+        for (auto& [key, s] : bound)
+            for (const auto& point : s.points)
+                if (lowest_bound == 0 || point.second < lowest_bound) lowest_bound = point.second;
+        if (lowest_bound > nice_max(tps_max * 1.1))
+            svg += "<text x='" + fmt("%.0f", kLeft + 8) + "' y='" + fmt("%.0f", y0 + 16) + "' fill='#555'>upload bound " +
+                   fmt("%.3g", lowest_bound) + " tokens/s or more: above the chart</text>\n";
         Panel rate(svg, kLeft + kPanelW + kGap, y0, 100, name + ": expert hit rate", "hit rate (%)", "%.0f%%",
                    "clip" + std::to_string(2 * m + 1));
         rate.line(belady, 1.5, false);
