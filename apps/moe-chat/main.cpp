@@ -12,7 +12,7 @@
 #include <iostream>
 
 #include "../common/device_flags.h"
-#include "experts/budget.h"
+#include "../common/paging_flags.h"
 #include "experts/stats.h"
 #include "gpu/context.h"
 #include "gpu/error.h"
@@ -74,8 +74,8 @@ int main(int argc, char** argv) {
     sampling.seed = std::random_device{}();
     uint32_t max_tokens = 256, n_ctx = 2048;
     apps::DeviceFlags device;
-    bool show_stats = false, no_prefetch = false;
-    std::string vram_budget, cache_policy = "lru";
+    bool show_stats = false;
+    apps::PagingFlags paging;
     app.add_option("-m,--model", model_path, "GGUF model file (default: assets/moe-vk-demo.gguf)");
     app.add_option("-p,--prompt", prompt, "ask one question, print the answer and exit");
     app.add_option("--chat-template", template_name, "template family instead of the file's: " + [] {
@@ -95,12 +95,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--seed", sampling.seed, "random seed, for reproducible replies");
     apps::add_device_flags(app, device);
-    app.add_option("--vram-budget", vram_budget,
-                   "page the experts within this much device memory: bytes (6G, 512M), a share of the experts "
-                   "that get a slot (50%), or min");
-    app.add_option("--cache-policy", cache_policy, "expert cache policy with --vram-budget: lru or lfu")
-        ->capture_default_str();
-    app.add_flag("--no-prefetch", no_prefetch, "do not guess and upload the next layer's experts early");
+    apps::add_paging_flags(app, paging);
     app.add_flag("--stats", show_stats, "print token counts and speeds after each answer in -p mode too");
     CLI11_PARSE(app, argc, argv);
     if (model_path.empty()) model_path = default_model(argv[0]);
@@ -119,14 +114,12 @@ int main(int argc, char** argv) {
             return text::ChatTemplate::detect(*source);
         }();
 
-        auto policy = experts::parse_policy(cache_policy);
-        if (!policy) throw Error(ErrorCode::InvalidArgument, "--cache-policy must be lru or lfu, got " + cache_policy);
-        std::optional<experts::VramBudget> budget;
-        if (!vram_budget.empty()) budget = experts::parse_vram_budget(vram_budget);
+        runtime::SessionOptions so;
+        apps::apply_paging_flags(paging, so);
         auto ctx = gpu::Context::create(apps::context_options(device));
         std::fprintf(stderr, "%s: %s\non %s\n", model_path.c_str(), model::describe(model.config()).c_str(),
                      ctx->info().name.c_str());
-        runtime::DeviceModelOptions model_options{.page_experts = budget.has_value()};
+        runtime::DeviceModelOptions model_options{.page_experts = so.vram_budget.has_value()};
         runtime::DeviceModel device_model(*ctx, model, model_options, [](uint32_t done, uint32_t total) {
             const int width = 30;
             int filled = static_cast<int>(width * done / total);
@@ -134,15 +127,10 @@ int main(int argc, char** argv) {
                          std::string(width - filled, ' ').c_str(), done, total);
             if (done == total) std::fprintf(stderr, "\n");
         });
-        runtime::SessionOptions so;
         so.n_ctx = n_ctx;
-        so.vram_budget = budget;
-        so.cache_policy = *policy;
-        so.prefetch = !no_prefetch;
         runtime::Session session(*ctx, device_model, so);
         if (const experts::SlotPlan* plan = session.slot_plan())
-            std::fprintf(stderr, "paging: %s; %s, %s\n", experts::describe(*plan).c_str(),
-                         experts::policy_name(*policy), no_prefetch ? "no prefetch" : "prefetch");
+            std::fprintf(stderr, "paging: %s\n", apps::describe_paging(*plan, so).c_str());
         runtime::ChatSettings settings{sampling, max_tokens, system_prompt};
         runtime::Chat chat(session, tokenizer, chat_template, settings);
         auto stream = [](std::string_view piece) {

@@ -13,7 +13,7 @@
 
 #include "gguf/gguf.h"
 #include "../common/device_flags.h"
-#include "experts/budget.h"
+#include "../common/paging_flags.h"
 #include "experts/stats.h"
 #include "gpu/context.h"
 #include "gpu/error.h"
@@ -66,8 +66,8 @@ int main(int argc, char** argv) {
     app.add_option("-m,--model", model_path, "GGUF model file (vocabulary-only will do for --tokenize / --detokenize)")
         ->required();
     app.add_option("-p,--prompt", prompt, "prompt text, tokenised with the model's vocabulary (BOS as it asks)");
-    bool no_prefetch = false, show_stats = false;
-    std::string vram_budget, cache_policy = "lru";
+    bool show_stats = false;
+    apps::PagingFlags paging;
     app.add_option("--tokens", prompt_tokens, "prompt as token ids, e.g. 1,557,541")->delimiter(',');
     app.add_flag("--print-ids", print_ids, "print the generated token ids instead of their text");
     app.add_flag("--ignore-eos", ignore_eos, "keep generating past end-of-generation tokens");
@@ -87,12 +87,7 @@ int main(int argc, char** argv) {
     app.add_option("--batch", batch, "prompt tokens per forward step")->capture_default_str();
     app.add_option("--kv", kv, "KV cache format: f32 or f16")->capture_default_str();
     apps::add_device_flags(app, device);
-    app.add_option("--vram-budget", vram_budget,
-                   "page the experts within this much device memory: bytes (6G, 512M), a share of the experts "
-                   "that get a slot (50%), or min");
-    app.add_option("--cache-policy", cache_policy, "expert cache policy with --vram-budget: lru or lfu")
-        ->capture_default_str();
-    app.add_flag("--no-prefetch", no_prefetch, "do not guess and upload the next layer's experts early");
+    apps::add_paging_flags(app, paging);
     app.add_flag("--paging-stats", show_stats, "print the paging statistics per layer at the end");
     CLI11_PARSE(app, argc, argv);
 
@@ -105,11 +100,9 @@ int main(int argc, char** argv) {
         if (prompt.empty() && prompt_tokens.empty())
             throw Error(ErrorCode::InvalidArgument, "no prompt: pass -p TEXT or --tokens");
         if (kv != "f32" && kv != "f16") throw Error(ErrorCode::InvalidArgument, "--kv must be f32 or f16, got " + kv);
-        auto policy = experts::parse_policy(cache_policy);
-        if (!policy) throw Error(ErrorCode::InvalidArgument, "--cache-policy must be lru or lfu, got " + cache_policy);
-        std::optional<experts::VramBudget> budget;
-        if (!vram_budget.empty()) budget = experts::parse_vram_budget(vram_budget);
 
+        runtime::SessionOptions so;
+        apps::apply_paging_flags(paging, so);
         model::ModelFile model = model::ModelFile::open(model_path);
         std::cerr << model_path << ": " << model::describe(model.config()) << "\n";
         // A prompt given as ids still runs where moe-vk cannot read the vocabulary; the output is
@@ -127,22 +120,17 @@ int main(int argc, char** argv) {
             if (prompt_tokens.empty()) throw Error(ErrorCode::InvalidArgument, "the prompt gives no tokens");
         }
         auto ctx = gpu::Context::create(apps::context_options(device));
-        runtime::DeviceModel device_model(*ctx, model, runtime::DeviceModelOptions{.page_experts = budget.has_value()});
+        runtime::DeviceModel device_model(*ctx, model, runtime::DeviceModelOptions{.page_experts = so.vram_budget.has_value()});
         std::cerr << "device: " << ctx->info().name << ", " << (device_model.bytes() >> 20) << " MiB of weights"
-                  << (budget ? " resident, the routed experts paged" : "") << "\n";
+                  << (so.vram_budget ? " resident, the routed experts paged" : "") << "\n";
 
-        runtime::SessionOptions so;
         so.n_ctx = n_ctx;
         so.max_batch = batch;
         so.kv_format = kv == "f16" ? runtime::KvFormat::F16 : runtime::KvFormat::F32;
         so.record_experts = !experts_path.empty();
-        so.vram_budget = budget;
-        so.cache_policy = *policy;
-        so.prefetch = !no_prefetch;
         runtime::Session session(*ctx, device_model, so);
         if (const experts::SlotPlan* plan = session.slot_plan())
-            std::cerr << "paging: " << experts::describe(*plan) << "; " << experts::policy_name(*policy)
-                      << (no_prefetch ? ", no prefetch" : ", prefetch") << "\n";
+            std::cerr << "paging: " << apps::describe_paging(*plan, so) << "\n";
         const uint32_t n_vocab = model.config().n_vocab;
 
         std::ofstream logits_out;
