@@ -185,8 +185,6 @@ void expect_exception(const std::function<void()>& f, moevk_status status,
         ADD_FAILURE() << "no exception; expected " << moevk_status_name(status);
     } catch (const moevk::Exception& e) {
         EXPECT_EQ(e.status(), status) << moevk_status_name(e.status()) << ": " << e.what();
-        EXPECT_NE(std::string(e.what()).find(moevk_status_name(e.status())), std::string::npos)
-            << e.what();
         for (const std::string& p : parts)
             EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
                 << "\"" << e.what() << "\" does not name " << p;
@@ -324,6 +322,23 @@ TEST_F(Api, LastErrorIsKeptPerThread) {
     EXPECT_STREQ(moevk_last_error(), "");
 }
 
+// The wrappers' exceptions carry the status and the library's message as check() writes them.
+TEST_F(Api, CheckThrowsTheStatusAndTheLastError) {
+    moevk_tokenizer* t = nullptr;
+    moevk_status s = moevk_tokenizer_load("/nonexistent/check-x9.gguf", &t);
+    ASSERT_EQ(s, MOEVK_ERROR_BAD_FILE);
+    const std::string message = moevk_last_error();
+    ASSERT_TRUE(contains(message, "check-x9.gguf")) << message;
+    try {
+        moevk::check(s);
+        ADD_FAILURE() << "check() did not throw";
+    } catch (const moevk::Exception& e) {
+        EXPECT_EQ(e.status(), MOEVK_ERROR_BAD_FILE);
+        EXPECT_EQ(std::string(e.what()), std::string("MOEVK_ERROR_BAD_FILE: ") + message);
+    }
+    EXPECT_NO_THROW(moevk::check(MOEVK_OK));
+}
+
 // --- models
 // ---------------------------------------------------------------------------------------
 
@@ -453,14 +468,14 @@ TEST_F(Api, GenerateEqualsFeedEvalSample) {
 
 TEST_F(Api, GreedyIsDeterministic) {
     const std::vector<int32_t> p = prompt();
-    std::vector<int32_t> first = generated_tokens(demo(), p, 1, 16, 0.0f);
-    EXPECT_EQ(generated_tokens(demo(), p, 999, 16, 0.0f), first) << "greedy depends on the seed";
+    std::vector<int32_t> first = generated_tokens(demo(), p, 1, 10, 0.0f);
+    EXPECT_EQ(generated_tokens(demo(), p, 999, 10, 0.0f), first) << "greedy depends on the seed";
     moevk::Session s(demo(), session_options(128, 7, 0.0f));
     s.feed(p);
-    EXPECT_EQ(generate(s, 16).tokens, first);
+    EXPECT_EQ(generate(s, 10).tokens, first);
     s.reset();
     s.feed(p);
-    EXPECT_EQ(generate(s, 16).tokens, first) << "after reset()";
+    EXPECT_EQ(generate(s, 10).tokens, first) << "after reset()";
 }
 
 TEST_F(Api, StreamedTextIsTheDetokenizedTokens) {
@@ -690,11 +705,19 @@ TEST_F(Api, EvalLogitsEqualTokenByToken) {
         << "get_logits is not the last row";
 
     moevk::Session b(demo(), session_options(128, 1));
+    double worst = 0;
     for (size_t i = 0; i < p.size(); ++i) {
         std::vector<float> row = b.eval(std::span<const int32_t>(&p[i], 1), true, uint32_t(nv));
         ASSERT_EQ(row.size(), nv);
         EXPECT_TRUE(rows_close(rows.data() + i * nv, row.data(), nv)) << "position " << i;
+        double diff = 0, scale = 0;
+        for (size_t v = 0; v < nv; ++v) {
+            diff = std::max(diff, double(std::fabs(rows[i * nv + v] - row[v])));
+            scale = std::max(scale, double(std::fabs(row[v])));
+        }
+        worst = std::max(worst, diff / scale);
     }
+    std::printf("batch vs token-by-token logits: max |diff| / scale %.3g (bound 1e-4)\n", worst);
     EXPECT_EQ(a.tokens(), p);
     EXPECT_EQ(b.tokens(), p);
 }
@@ -1228,18 +1251,21 @@ struct StepLog {
     bool saw_in_flight = false;
     uint32_t pieces = 0, new_tokens = 0;
     int over_estimate = 0;
-    double largest_estimate_us = 0;
+    double largest_estimate_us = 0;      // of the steps that submitted several pieces
+    double largest_any_estimate_us = 0;  // of all steps
     moevk_step_result last{};
 };
 
 // Steps until done, timing every call; between calls the "frame" does 200 us of other work.
 StepLog step_until_done(moevk::Session& s, uint32_t budget_us) {
     StepLog log;
-    for (int i = 0; i < 200000; ++i) {
+    const Clock::time_point deadline = Clock::now() + std::chrono::seconds(120);
+    while (Clock::now() < deadline) {
         Clock::time_point t0 = Clock::now();
         moevk_step_result r = s.step(budget_us);
         log.call_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
         log.saw_in_flight |= r.in_flight != 0;
+        log.largest_any_estimate_us = std::max(log.largest_any_estimate_us, r.estimated_gpu_us);
         log.pieces += r.pieces;
         log.new_tokens += r.new_tokens;
         if (r.pieces >= 2) {
@@ -1293,6 +1319,9 @@ TEST_P(Step, GivesGeneratesTokensWithoutBlockingPastTheBudget) {
     EXPECT_FALSE(other_thread) << "the token callback ran on another thread";
     EXPECT_TRUE(log.saw_in_flight) << "no step returned with work in flight";
     EXPECT_GE(log.pieces, 12u) << "fewer pieces than forward steps";
+    if (engine().device_info().has_timestamps) {
+        EXPECT_GT(log.largest_any_estimate_us, 0.0) << "no cost learned from the GPU timestamps";
+    }
     EXPECT_EQ(log.over_estimate, 0)
         << "steps of several pieces estimated past 1.5 x the budget (largest "
         << log.largest_estimate_us << " us)";
@@ -1333,8 +1362,11 @@ TEST_F(Api, StopEndsAStartedGenerationAndOtherCallsAreBusy) {
     Streamed run;
     s.start(collecting(run, 24));
     bool done = false;
-    for (int i = 0; i < 200000 && run.tokens.size() < 2 && !done; ++i)
+    const Clock::time_point deadline = Clock::now() + std::chrono::seconds(60);
+    while (run.tokens.size() < 2 && !done && Clock::now() < deadline) {
         done = s.step(2000).done != 0;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
     ASSERT_FALSE(done);
     ASSERT_GE(run.tokens.size(), 2u);
 
@@ -1443,7 +1475,7 @@ TEST_F(Api, PagedExpertsGiveTheSameTokensAndCountMisses) {
     // Bit-identical logits (docs/ARCHITECTURE.md, "Bit-identical logits"), then the same tokens.
     std::vector<float> lp = ps.eval(p, true, nv), lr = rs.eval(p, true, nv);
     EXPECT_TRUE(lp == lr) << "paged and resident prompt logits differ";
-    std::vector<int32_t> tp = generate(ps, 16).tokens, tr = generate(rs, 16).tokens;
+    std::vector<int32_t> tp = generate(ps, 12).tokens, tr = generate(rs, 12).tokens;
     EXPECT_EQ(tp, tr);
 
     moevk_session_stats st = ps.stats();
@@ -1465,12 +1497,12 @@ TEST_F(Api, PagedExpertsGiveTheSameTokensAndCountMisses) {
     moevk::Session steps(paged, o);
     steps.feed(p);
     Streamed run;
-    steps.start(collecting(run, 8));
+    steps.start(collecting(run, 6));
     StepLog log = step_until_done(steps, 2000);
     EXPECT_TRUE(log.last.done);
     moevk::Session ref(demo(), o);
     ref.feed(p);
-    EXPECT_EQ(run.tokens, generate(ref, 8).tokens);
+    EXPECT_EQ(run.tokens, generate(ref, 6).tokens);
 }
 
 // --- tokenizers
