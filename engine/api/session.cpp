@@ -107,6 +107,7 @@ moevk_status moevk_session_create(moevk_model* model, const moevk_session_option
         auto s = std::make_unique<moevk_session>();
         s->model = m;
         s->session = std::make_unique<runtime::Session>(*m->context, *m->device, so);
+        s->session->warm_up();
         s->generator =
             std::make_unique<runtime::Generator>(*m->context, *s->session,
                                                  m->tokenizer ? &m->tokenizer->tokenizer : nullptr, sampling);
