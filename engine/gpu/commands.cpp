@@ -21,14 +21,16 @@ TimestampPool::TimestampPool(Context& ctx, uint32_t count) : ctx_(ctx), count_(c
 
 TimestampPool::~TimestampPool() { ctx_.vk().vkDestroyQueryPool(ctx_.device(), pool_, nullptr); }
 
-std::vector<double> TimestampPool::read_ns() const {
-    std::vector<uint64_t> ticks(count_);
-    MOEVK_VK_CHECK(ctx_.vk().vkGetQueryPoolResults(ctx_.device(), pool_, 0, count_,
+std::vector<double> TimestampPool::read_ns(uint32_t count) const {
+    count = std::min(count, count_);
+    if (count == 0) return {};
+    std::vector<uint64_t> ticks(count);
+    MOEVK_VK_CHECK(ctx_.vk().vkGetQueryPoolResults(ctx_.device(), pool_, 0, count,
                                                   ticks.size() * sizeof(uint64_t), ticks.data(),
                                                   sizeof(uint64_t),
                                                   VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
-    std::vector<double> ns(count_);
-    for (uint32_t i = 0; i < count_; ++i)
+    std::vector<double> ns(count);
+    for (uint32_t i = 0; i < count; ++i)
         ns[i] = static_cast<double>(ticks[i] - ticks[0]) * ctx_.info().timestamp_period_ns;
     return ns;
 }

@@ -24,7 +24,9 @@ public:
     VkQueryPool handle() const { return pool_; }
     uint32_t count() const { return count_; }
     // Nanoseconds of each written timestamp since the first; call after the work finished.
-    std::vector<double> read_ns() const;
+    // With `count`, only the first `count` queries (the rest may be unwritten).
+    std::vector<double> read_ns() const { return read_ns(count_); }
+    std::vector<double> read_ns(uint32_t count) const;
 
 private:
     Context& ctx_;

@@ -16,14 +16,24 @@ constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
 // hang that we report instead of sitting in forever.
 constexpr uint64_t kWaitTimeoutNs = 600ull * 1000 * 1000 * 1000;
 
+// volk keeps the loader's entry point and the instance-level functions in process globals,
+// pointed at the instance loaded last. Every Context takes what it needs from them while it is
+// made (its device functions go into a table of its own), so making Contexts one at a time is
+// what lets two engines on two threads coexist.
+std::mutex& volk_lock() {
+    static std::mutex lock;
+    return lock;
+}
+
+// With volk_lock held.
 void load_vulkan_loader() {
-    static std::once_flag once;
-    static VkResult result = VK_SUCCESS;
-    std::call_once(once, [] { result = volkInitialize(); });
-    if (result != VK_SUCCESS)
+    static bool loaded = false;
+    if (loaded) return;
+    if (volkInitialize() != VK_SUCCESS)
         throw Error(ErrorCode::NoDevice,
                     "no Vulkan loader found (libvulkan.so.1); install libvulkan1 and a driver "
                     "(mesa-vulkan-drivers provides the lavapipe CPU device)");
+    loaded = true;
 }
 
 DeviceKind kind_of(VkPhysicalDeviceType type) {
@@ -268,6 +278,7 @@ const char* device_kind_name(DeviceKind kind) {
 }
 
 std::vector<DeviceInfo> list_devices() {
+    std::lock_guard<std::mutex> guard(volk_lock());
     load_vulkan_loader();
     VkInstance instance = create_instance(false);
     std::vector<DeviceInfo> result;
@@ -283,6 +294,7 @@ std::vector<DeviceInfo> list_devices() {
 }
 
 std::unique_ptr<Context> Context::create(const ContextOptions& options) {
+    std::lock_guard<std::mutex> guard(volk_lock());
     load_vulkan_loader();
     std::unique_ptr<Context> ctx(new Context());
     ctx->on_validation_message_ = options.on_validation_message;
@@ -358,7 +370,23 @@ std::unique_ptr<Context> Context::adopt(const ExternalDevice& external) {
         external.device == VK_NULL_HANDLE)
         throw Error(ErrorCode::InvalidArgument,
                     "external device: instance, physical_device and device must all be set");
-    load_vulkan_loader();
+    std::lock_guard<std::mutex> guard(volk_lock());
+    // The host's entry point reaches its own loader and layers; the system loader's comes back
+    // for the Contexts made after this one.
+    PFN_vkGetInstanceProcAddr system_entry = nullptr;
+    if (external.get_instance_proc_addr) {
+        system_entry = vkGetInstanceProcAddr;
+        volkInitializeCustom(external.get_instance_proc_addr);
+    } else {
+        load_vulkan_loader();
+    }
+    struct RestoreEntry {
+        PFN_vkGetInstanceProcAddr entry;
+        bool active;
+        ~RestoreEntry() {
+            if (active && entry) volkInitializeCustom(entry);
+        }
+    } restore{system_entry, external.get_instance_proc_addr != nullptr};
     volkLoadInstanceOnly(external.instance);
     if (!meets_baseline(external.physical_device))
         throw Error(ErrorCode::InvalidArgument,
@@ -377,17 +405,52 @@ std::unique_ptr<Context> Context::adopt(const ExternalDevice& external) {
                                                     std::to_string(external.queue_index) + " is past the " +
                                                     std::to_string(families[external.queue_family].queueCount) +
                                                     " queue(s) of family " + std::to_string(external.queue_family));
+    if (external.transfer_queue) {
+        auto [family, index] = *external.transfer_queue;
+        if (family >= count || index >= families[family].queueCount ||
+            !(families[family].queueFlags & (VK_QUEUE_TRANSFER_BIT | VK_QUEUE_COMPUTE_BIT | VK_QUEUE_GRAPHICS_BIT)))
+            throw Error(ErrorCode::InvalidArgument, "external device: transfer queue " + std::to_string(index) +
+                                                        " of family " + std::to_string(family) +
+                                                        " does not exist or cannot copy");
+        if (family == external.queue_family && index == external.queue_index)
+            throw Error(ErrorCode::InvalidArgument,
+                        "external device: the transfer queue is the compute queue; leave it unset instead");
+    }
+    if (bool(external.lock_queue) != bool(external.unlock_queue))
+        throw Error(ErrorCode::InvalidArgument, "external device: pass both lock_queue and unlock_queue, or neither");
     std::unique_ptr<Context> ctx(new Context());
     ctx->instance_ = external.instance;
     ctx->physical_device_ = external.physical_device;
     ctx->device_ = external.device;
     ctx->compute_.family = external.queue_family;
+    ctx->compute_.index = external.queue_index;
+    if (external.transfer_queue) {
+        ctx->has_transfer_ = true;
+        ctx->transfer_.family = external.transfer_queue->first;
+        ctx->transfer_.index = external.transfer_queue->second;
+    }
+    ctx->host_lock_ = external.lock_queue;
+    ctx->host_unlock_ = external.unlock_queue;
     ctx->init_device_objects();
-    // init_device_objects took queue 0; the host may hand over another one of the family.
-    ctx->table_.vkGetDeviceQueue(ctx->device_, external.queue_family, external.queue_index,
-                                 &ctx->compute_.queue);
     return ctx;
 }
+
+class Context::QueueLock {
+public:
+    QueueLock(const Context& ctx, const Queue& queue) : ctx_(ctx), queue_(queue), guard_(*queue.lock) {
+        if (ctx_.host_lock_) ctx_.host_lock_(queue_.queue);
+    }
+    ~QueueLock() {
+        if (ctx_.host_unlock_) ctx_.host_unlock_(queue_.queue);
+    }
+    QueueLock(const QueueLock&) = delete;
+    QueueLock& operator=(const QueueLock&) = delete;
+
+private:
+    const Context& ctx_;
+    const Queue& queue_;
+    std::lock_guard<std::mutex> guard_;
+};
 
 void Context::init_device_objects() {
     volkLoadDeviceTable(&table_, device_);
@@ -395,7 +458,7 @@ void Context::init_device_objects() {
     vkGetPhysicalDeviceMemoryProperties(physical_device_, &memory_properties_);
 
     auto make_queue = [&](Queue& q, std::mutex& lock) {
-        table_.vkGetDeviceQueue(device_, q.family, 0, &q.queue);
+        table_.vkGetDeviceQueue(device_, q.family, q.index, &q.queue);
         VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
         type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
         VkSemaphoreCreateInfo info{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &type};
@@ -451,7 +514,7 @@ uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required
 
 uint64_t Context::submit(Queue& queue, VkCommandBuffer commands,
                          const std::vector<std::pair<const Queue*, uint64_t>>& waits) {
-    std::lock_guard<std::mutex> guard(*queue.lock);
+    QueueLock guard(*this, queue);
     uint64_t signal = queue.last_value + 1;
     std::vector<VkSemaphore> wait_semaphores;
     std::vector<uint64_t> wait_values;
@@ -506,7 +569,7 @@ void Context::wait_idle() {
     // those submissions name may only be destroyed once the queue is idle.
     for (Queue* q : {&compute_, &transfer_}) {
         if (q->queue == VK_NULL_HANDLE) continue;
-        std::lock_guard<std::mutex> guard(*q->lock);
+        QueueLock guard(*this, *q);
         MOEVK_VK_CHECK(table_.vkQueueWaitIdle(q->queue));
     }
 }

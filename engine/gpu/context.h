@@ -65,20 +65,27 @@ struct ContextOptions {
 
 // What a host application that owns the device hands over. The device must have been created
 // with bufferDeviceAddress and timelineSemaphore enabled (Vulkan 1.2 features) and with a queue
-// of `queue_family` that supports compute. The engine synchronises its own use of that queue
-// only; the host must not submit to it concurrently.
+// of `queue_family` that supports compute. The engine synchronises its own use of its queues;
+// a host that submits to one of them too passes lock_queue / unlock_queue, which the engine
+// calls around each of its vkQueueSubmit and vkQueueWaitIdle on that queue.
 struct ExternalDevice {
     VkInstance instance = VK_NULL_HANDLE;
     VkPhysicalDevice physical_device = VK_NULL_HANDLE;
     VkDevice device = VK_NULL_HANDLE;
     uint32_t queue_family = 0;
     uint32_t queue_index = 0;
+    // Optional: a queue of the host's for expert uploads.
+    std::optional<std::pair<uint32_t, uint32_t>> transfer_queue;  // family, index
+    // How the engine reaches Vulkan; null: the system loader's.
+    PFN_vkGetInstanceProcAddr get_instance_proc_addr = nullptr;
+    std::function<void(VkQueue)> lock_queue, unlock_queue;
 };
 
 // A queue with its own timeline semaphore: every submit signals the next value.
 struct Queue {
     VkQueue queue = VK_NULL_HANDLE;
     uint32_t family = 0;
+    uint32_t index = 0;
     VkSemaphore timeline = VK_NULL_HANDLE;
     uint64_t last_value = 0;
     std::mutex* lock = nullptr;
@@ -135,6 +142,8 @@ public:
 private:
     Context() = default;
     void init_device_objects();
+    // Holds the queue's lock, and the host's where it shares the queue, for one queue operation.
+    class QueueLock;
 
     VkInstance instance_ = VK_NULL_HANDLE;
     VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
@@ -154,6 +163,7 @@ private:
     bool has_transfer_ = false;
     std::mutex compute_lock_;
     std::mutex transfer_lock_;
+    std::function<void(VkQueue)> host_lock_, host_unlock_;
     std::function<void(const std::string&)> on_validation_message_;
     VkPipelineCache pipeline_cache_ = VK_NULL_HANDLE;
     std::mutex pipelines_lock_;

@@ -17,6 +17,9 @@ enum class ErrorCode {
     MissingShader,    // a shader name that the build did not embed
     BadFile,          // a model or vocabulary file that is malformed, truncated or inconsistent
     Unsupported,      // a well-formed file asking for something the engine does not do
+    ContextFull,      // tokens that do not fit in a session's context
+    Cancelled,        // a caller's callback asked to stop (a model load's progress)
+    Busy,             // a session asked to do something while a started generation runs
 };
 
 class Error : public std::runtime_error {

@@ -79,7 +79,7 @@ TurnStats Chat::send(std::string_view user_message, const std::function<bool(std
         bool add_bos = tokenizer_.add_bos() && !template_.writes_bos();
         prompt = tokenizer_.encode(rendered(true), add_bos, true);
         if (prompt.size() >= session_.n_ctx())
-            throw Error(ErrorCode::InvalidArgument, "context full: the conversation needs " +
+            throw Error(ErrorCode::ContextFull, "context full: the conversation needs " +
                                                         std::to_string(prompt.size()) + " tokens of " +
                                                         std::to_string(session_.n_ctx()) + "; /reset starts over");
     } catch (...) {

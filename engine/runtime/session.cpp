@@ -60,7 +60,10 @@ Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions opt
     k_ = alloc(b * c.kv_dim() * 4, "k");
     v_ = alloc(b * c.kv_dim() * 4, "v");
     logits_ = alloc(b * c.n_vocab * 4, "logits");
-    if (options_.record_experts) expert_ids_ = alloc(uint64_t(c.n_layers) * b * c.moe.top_k * 4, "expert ids");
+    // Host-visible: the selected experts are read after each step without a staging copy.
+    if (options_.record_experts)
+        expert_ids_ = ctx.allocate(uint64_t(c.n_layers) * b * c.moe.top_k * 4, gpu::MemoryKind::Host,
+                                   "session expert ids");
     if (options_.vram_budget && !model.experts_paged())
         throw Error(ErrorCode::InvalidArgument,
                     "session: a VRAM budget needs a DeviceModel loaded with page_experts; this one holds every "
@@ -164,18 +167,20 @@ void Session::record_logits(gpu::CommandBuffer& cb, uint32_t T, bool all_logits)
                   all_logits ? logits_.address() : last_logits_.address(), rows);
 }
 
+void Session::record_layer(gpu::CommandBuffer& cb, uint32_t i, uint32_t T) {
+    record_attention_block(cb, i, T);
+    // MoE block: x += moe(norm(x)).
+    moe_.record(cb, *model_.layers()[i].moe, h_.address(), o_.address(), T, nullptr, expert_table(i));
+    record_moe_tail(cb, i, T);
+}
+
 void Session::record_step(gpu::CommandBuffer& cb, uint32_t T, bool all_logits) {
     record_input(cb, T);
-    for (uint32_t i = 0; i < model_.config().n_layers; ++i) {
-        record_attention_block(cb, i, T);
-        // MoE block: x += moe(norm(x)).
-        moe_.record(cb, *model_.layers()[i].moe, h_.address(), o_.address(), T, nullptr, expert_table(i));
-        record_moe_tail(cb, i, T);
-    }
+    for (uint32_t i = 0; i < model_.config().n_layers; ++i) record_layer(cb, i, T);
     record_logits(cb, T, all_logits);
 }
 
-std::vector<float> Session::eval(std::span<const uint32_t> tokens, bool all_logits) {
+void Session::check_tokens(std::span<const uint32_t> tokens) const {
     const model::ModelConfig& c = model_.config();
     if (tokens.empty()) throw Error(ErrorCode::InvalidArgument, "session: no tokens to evaluate");
     for (uint32_t t : tokens)
@@ -183,9 +188,48 @@ std::vector<float> Session::eval(std::span<const uint32_t> tokens, bool all_logi
             throw Error(ErrorCode::InvalidArgument, "token id " + std::to_string(t) +
                                                         " is outside the vocabulary of " + std::to_string(c.n_vocab));
     if (uint64_t(position_) + tokens.size() > n_ctx_)
-        throw Error(ErrorCode::InvalidArgument, "context full: " + std::to_string(position_) + " + " +
+        throw Error(ErrorCode::ContextFull, "context full: " + std::to_string(position_) + " + " +
                                                     std::to_string(tokens.size()) + " tokens exceed the context of " +
                                                     std::to_string(n_ctx_));
+}
+
+void Session::begin_pieces(std::span<const uint32_t> tokens) {
+    if (paged()) throw Error(ErrorCode::InvalidArgument, "session: a paged step cannot run in pieces");
+    check_tokens(tokens);
+    if (tokens.size() > options_.max_batch)
+        throw Error(ErrorCode::InvalidArgument, "session: " + std::to_string(tokens.size()) +
+                                                    " tokens in one step exceed max_batch " +
+                                                    std::to_string(options_.max_batch));
+    piece_tokens_ = static_cast<uint32_t>(tokens.size());
+    gpu::upload(ctx_, ids_, tokens.data(), uint64_t(piece_tokens_) * 4);
+    if (options_.record_experts) experts_.assign(model_.config().n_layers, {});
+}
+
+void Session::record_piece(gpu::CommandBuffer& cb, uint32_t piece) {
+    const uint32_t n_layers = model_.config().n_layers;
+    if (piece >= pieces())
+        throw Error(ErrorCode::InvalidArgument, "session: piece " + std::to_string(piece) + " of a step of " +
+                                                    std::to_string(pieces()));
+    if (piece == 0)
+        record_input(cb, piece_tokens_);
+    else if (piece <= n_layers)
+        record_layer(cb, piece - 1, piece_tokens_);
+    else
+        record_logits(cb, piece_tokens_, false);
+}
+
+void Session::finish_pieces() {
+    position_ += piece_tokens_;
+    collect_selected_experts(piece_tokens_);
+}
+
+std::span<const float> Session::last_logits() const {
+    return {static_cast<const float*>(last_logits_.mapped()), model_.config().n_vocab};
+}
+
+std::vector<float> Session::eval(std::span<const uint32_t> tokens, bool all_logits) {
+    const model::ModelConfig& c = model_.config();
+    check_tokens(tokens);
     std::vector<float> logits;
     if (options_.record_experts) experts_.assign(c.n_layers, {});
     const uint32_t start = position_;
@@ -225,17 +269,23 @@ void Session::eval_chunk(std::span<const uint32_t> tokens, bool want_all, bool l
     if (want_all || last_chunk) {
         size_t rows = want_all ? T : 1;
         std::vector<float> part = gpu::download<float>(ctx_, want_all ? logits_ : last_logits_, rows * c.n_vocab);
+        // last_logits() is the last position's after every step.
+        if (want_all && last_chunk)
+            std::copy(part.end() - c.n_vocab, part.end(), static_cast<float*>(last_logits_.mapped()));
         if (!want_all) logits.clear();
         logits.insert(logits.end(), part.begin(), part.end());
     }
-    if (options_.record_experts) {
-        size_t kk = c.moe.top_k;
-        std::vector<uint32_t> all =
-            gpu::download<uint32_t>(ctx_, expert_ids_, size_t(c.n_layers) * options_.max_batch * kk);
-        for (uint32_t i = 0; i < c.n_layers; ++i) {
-            auto first = all.begin() + size_t(i) * options_.max_batch * kk;
-            experts_[i].insert(experts_[i].end(), first, first + size_t(T) * kk);
-        }
+    collect_selected_experts(T);
+}
+
+void Session::collect_selected_experts(uint32_t T) {
+    if (!options_.record_experts) return;
+    const model::ModelConfig& c = model_.config();
+    const size_t kk = c.moe.top_k;
+    const uint32_t* all = static_cast<const uint32_t*>(expert_ids_.mapped());
+    for (uint32_t i = 0; i < c.n_layers; ++i) {
+        const uint32_t* first = all + size_t(i) * options_.max_batch * kk;
+        experts_[i].insert(experts_[i].end(), first, first + size_t(T) * kk);
     }
 }
 

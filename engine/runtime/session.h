@@ -61,11 +61,32 @@ public:
 
     // Runs `tokens` at the current position, appending them to the KV cache. Returns the logits
     // [T][n_vocab] of every token, or only the last token's [n_vocab] with `all_logits` false.
-    // Throws Error(InvalidArgument) for a token outside the vocabulary or a full context; the
-    // session is unchanged then. An error during the step (a failed expert upload) leaves the
+    // Throws Error(InvalidArgument) for a token outside the vocabulary, Error(ContextFull) for
+    // a full context; the session is unchanged then. last_logits() holds the last position's
+    // logits afterwards. An error during the step (a failed expert upload) leaves the
     // position unchanged and the session usable.
     std::vector<float> eval(std::span<const uint32_t> tokens, bool all_logits = true);
 
+    // A forward step in pieces, for a caller that spreads one step over several submits (the
+    // frame-budget mode, runtime/step_runner.h): piece 0 embeds the tokens, piece 1 + i runs
+    // layer i, the last piece the output norm and the vocabulary projection of the last row.
+    // begin_pieces checks and uploads at most max_batch tokens (the errors of eval()); the
+    // pieces are recorded in order into command buffers that the caller submits in order on
+    // the compute queue; finish_pieces, once the last piece has completed, advances the
+    // position. The kernels and their order are eval()'s, so the logits are eval()'s bit for
+    // bit however the pieces are grouped. Not for paged steps (paged() is false).
+    uint32_t pieces() const { return model_.config().n_layers + 2; }
+    void begin_pieces(std::span<const uint32_t> tokens);
+    void record_piece(gpu::CommandBuffer& cb, uint32_t piece);
+    void finish_pieces();
+    // The logits of the last position after a step that asked only for them (every step of
+    // the piece path), [n_vocab], in host-visible memory: valid until the next step.
+    std::span<const float> last_logits() const;
+    // The token count of the step in pieces.
+    uint32_t piece_tokens() const { return piece_tokens_; }
+
+    const SessionOptions& options() const { return options_; }
+    const DeviceModel& model() const { return model_; }
     uint32_t position() const { return position_; }
     uint32_t n_ctx() const { return n_ctx_; }
     // Forgets the conversation (the cache is overwritten from position 0).
@@ -87,7 +108,11 @@ public:
     void reset_paging_stats();
 
 private:
+    // Error(InvalidArgument) for an empty batch, a token outside the vocabulary or a full context.
+    void check_tokens(std::span<const uint32_t> tokens) const;
     void eval_chunk(std::span<const uint32_t> tokens, bool all_logits, bool last_chunk, std::vector<float>& logits);
+    // With record_experts: appends the T tokens' selected experts of the step just run.
+    void collect_selected_experts(uint32_t tokens);
     // The step's pieces; the resident path records them all into one command buffer.
     void record_step(gpu::CommandBuffer& cb, uint32_t tokens, bool all_logits);
     void record_input(gpu::CommandBuffer& cb, uint32_t tokens);  // the token embeddings into x_
@@ -95,6 +120,8 @@ private:
     void record_attention_block(gpu::CommandBuffer& cb, uint32_t layer, uint32_t tokens);
     // After the MoE layer wrote o_: the recorded experts, x += o_.
     void record_moe_tail(gpu::CommandBuffer& cb, uint32_t layer, uint32_t tokens);
+    // One whole layer on the resident path: attention block, MoE layer, tail.
+    void record_layer(gpu::CommandBuffer& cb, uint32_t layer, uint32_t tokens);
     void record_logits(gpu::CommandBuffer& cb, uint32_t tokens, bool all_logits);
     VkDeviceAddress expert_table(uint32_t layer) const;
 
@@ -118,6 +145,7 @@ private:
     gpu::Buffer expert_ids_;                       // [layers][max_batch][K] u32 with record_experts
     gpu::CommandBuffer commands_;
     std::vector<std::vector<uint32_t>> experts_;
+    uint32_t piece_tokens_ = 0;  // the step in pieces begun
 
     // Paging.
     std::unique_ptr<experts::ExpertCache> cache_;
