@@ -74,7 +74,7 @@ set +e
 "$work/build/chat" "$model" "What is free software?" "$max_tokens" >"$out/chat.txt" 2>"$out/chat-stderr.txt"
 rc=$?
 set -e
-tr '\r' '\n' <"$out/chat-stderr.txt" | grep -v '^loading' | sed 's/^/   /' || true
+tr '\r' '\n' <"$out/chat-stderr.txt" | grep -v -e '^loading' -e '^$' | sed 's/^/   /' || true
 [ "$rc" -eq 0 ] || fail "chat exited $rc"
 echo "   reply: $(head -c 300 "$out/chat.txt" | tr '\n' ' ')"
 grep -q '[[:alpha:]]' "$out/chat.txt" || fail "chat printed no text"

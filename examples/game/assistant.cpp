@@ -54,6 +54,7 @@ void Assistant::load() {
         moevk_session_options session = moevk_session_options_default();
         session.n_ctx = 1024;
         session.sampling.seed = options_.seed;
+        if (options_.max_batch) session.max_batch = options_.max_batch;
         session_.emplace(*model_, session);
     } catch (const std::exception& e) {
         error_ = e.what();

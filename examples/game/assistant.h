@@ -19,6 +19,7 @@ struct AssistantOptions {
     uint32_t max_tokens = 96;
     uint32_t budget_us = 4000; // GPU time each frame may give to the engine
     uint64_t seed = 1;
+    uint32_t max_batch = 0;    // prompt tokens per forward step; 0: the library's default
 };
 
 class Assistant {

@@ -4,7 +4,7 @@
 //
 //   game [--model PATH] [--prompt TEXT] [--budget-us N] [--max-tokens N] [--seed N]
 //        [--frames N] [--warmup-frames N] [--screenshot OUT.png] [--report OUT.json]
-//        [--no-vsync] [--validation]
+//        [--max-batch N] [--trace OUT.csv] [--no-vsync] [--validation]
 //
 // The model loads on a thread while the window animates; then --warmup-frames frames run
 // without generation, then the question is asked. --report writes frame times (count, mean,
@@ -41,7 +41,9 @@ struct Options {
     uint64_t seed = 1;
     uint64_t frames = 0; // 0: until the window closes
     uint64_t warmup_frames = 60;
+    uint32_t max_batch = 0; // 0: the library's default
     std::string screenshot;
+    std::string trace;
     std::string report;
     bool vsync = true;
     bool validation = false;
@@ -50,7 +52,7 @@ struct Options {
 const char* const kUsage =
     "usage: game [--model PATH] [--prompt TEXT] [--budget-us N] [--max-tokens N] [--seed N]\n"
     "            [--frames N] [--warmup-frames N] [--screenshot OUT.png] [--report OUT.json]\n"
-    "            [--no-vsync] [--validation]\n";
+    "            [--max-batch N] [--trace OUT.csv] [--no-vsync] [--validation]\n";
 
 Options parse(int argc, char** argv) {
     Options o;
@@ -76,6 +78,8 @@ Options parse(int argc, char** argv) {
         else if (a == "--warmup-frames") o.warmup_frames = number();
         else if (a == "--screenshot") o.screenshot = value();
         else if (a == "--report") o.report = value();
+        else if (a == "--max-batch") o.max_batch = static_cast<uint32_t>(number());
+        else if (a == "--trace") o.trace = value();
         else if (a == "--no-vsync") o.vsync = false;
         else if (a == "--validation") o.validation = true;
         else if (a == "--help" || a == "-h") {
@@ -166,6 +170,7 @@ int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
     ao.max_tokens = o.max_tokens;
     ao.budget_us = o.budget_us;
     ao.seed = o.seed;
+    ao.max_batch = o.max_batch;
     Assistant assistant(window, ao); // loading starts now, on its own thread
 
     // Frame times by what the engine was doing during the frame.
@@ -173,6 +178,12 @@ int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
     std::vector<double> frame_ms[3];
     std::vector<double> step_ms;      // time spent inside moevk_session_step itself
     std::vector<float> recent;        // the plot's window
+    struct TraceRow {
+        Phase phase;
+        double frame_ms, step_ms;
+        moevk_step_result step;
+    };
+    std::vector<TraceRow> trace;      // --trace: one row per frame
     Phase previous = Loading;
     uint64_t ready_frames = 0;
     float activity = 0.0f;
@@ -189,6 +200,7 @@ int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
         if (frame > 0) {
             // The time since the previous frame began belongs to that frame's phase.
             frame_ms[previous].push_back((now - last) * 1000.0);
+            trace.back().frame_ms = (now - last) * 1000.0;
             recent.push_back(float((now - last) * 1000.0));
             if (recent.size() > 240) recent.erase(recent.begin());
         }
@@ -204,10 +216,12 @@ int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
                             : state == Assistant::State::Generating ? Generating
                                                                     : Idle;
         moevk_step_result step{};
+        double this_step_ms = 0;
         if (phase == Generating) {
             const double s0 = glfwGetTime();
             step = assistant.step();
-            step_ms.push_back((glfwGetTime() - s0) * 1000.0);
+            this_step_ms = (glfwGetTime() - s0) * 1000.0;
+            step_ms.push_back(this_step_ms);
             state = assistant.state();
         }
         activity += ((phase == Generating ? 1.0f : 0.0f) - activity) * 0.08f;
@@ -254,6 +268,7 @@ int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
         else
             window.end_frame(f);
         previous = phase;
+        trace.push_back({phase, 0.0, this_step_ms, step});
         ++frame;
         if (final) break;
     }
@@ -278,6 +293,17 @@ int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
     print_summary("generating", generating);
     print_summary("step() call", steps);
 
+    if (!o.trace.empty()) {
+        std::ofstream out(o.trace);
+        out << "frame,phase,frame_ms,step_ms,pieces,estimated_gpu_us,new_tokens,in_flight\n";
+        const char* names[] = {"loading", "idle", "generating"};
+        for (size_t i = 0; i < trace.size(); ++i) {
+            const TraceRow& t = trace[i];
+            out << i << ',' << names[t.phase] << ',' << t.frame_ms << ',' << t.step_ms << ',' << t.step.pieces << ','
+                << t.step.estimated_gpu_us << ',' << t.step.new_tokens << ',' << t.step.in_flight << '\n';
+        }
+        if (!out) throw std::runtime_error("--trace: cannot write " + o.trace);
+    }
     if (!o.report.empty()) {
         std::ostringstream j;
         j << "{\n  \"device\": " << json_string(window.device_name()) << ",\n  \"present_mode\": \""
