@@ -4,12 +4,16 @@
 
 namespace {
 
+}  // namespace
+
 // moevk_host_device's queue lock: the engine takes the same mutex as the renderer around each of
 // its submits, so the two never use the queue at once (Vulkan requires that of a VkQueue).
-void lock_queue(void* user, VkQueue) { static_cast<std::mutex*>(user)->lock(); }
-void unlock_queue(void* user, VkQueue) { static_cast<std::mutex*>(user)->unlock(); }
-
-}  // namespace
+void Assistant::lock_queue(void* user, VkQueue) {
+    auto* self = static_cast<Assistant*>(user);
+    self->window_.queue_mutex().lock();
+    self->engine_locks_.fetch_add(1, std::memory_order_relaxed); // only to report it
+}
+void Assistant::unlock_queue(void* user, VkQueue) { static_cast<Assistant*>(user)->window_.queue_mutex().unlock(); }
 
 Assistant::Assistant(Window& window, AssistantOptions options) : window_(window), options_(std::move(options)) {
     loader_ = std::thread([this] { load(); });
@@ -40,7 +44,7 @@ void Assistant::load() {
         host.queue_index = 0;
         host.lock_queue = lock_queue;
         host.unlock_queue = unlock_queue;
-        host.queue_lock_user = &window_.queue_mutex();
+        host.queue_lock_user = this;
         moevk_engine* engine = nullptr;
         moevk::check(moevk_engine_create_on_device(&host, &engine));
         engine_.emplace(engine); // the C++ wrapper takes ownership

@@ -292,6 +292,7 @@ int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
     print_summary("idle", idle);
     print_summary("generating", generating);
     print_summary("step() call", steps);
+    std::printf("the engine took the queue lock %llu times\n", (unsigned long long)assistant.engine_queue_locks());
 
     if (!o.trace.empty()) {
         std::ofstream out(o.trace);
@@ -313,6 +314,7 @@ int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
           << ",\n  \"validation_messages\": " << validation_messages.load() << ",\n  \"frame_ms\": {\n    \"idle\": "
           << json_summary(idle) << ",\n    \"generating\": " << json_summary(generating)
           << ",\n    \"loading\": " << json_summary(loading) << "\n  },\n  \"step_call_ms\": " << json_summary(steps)
+          << ",\n  \"engine_queue_locks\": " << assistant.engine_queue_locks()
           << ",\n  \"generation\": {\"state\": \"" << state_name(state) << "\", \"end\": "
           << json_string(g.end ? moevk_end_reason_name(g.end) : "") << ", \"tokens\": " << assistant.tokens()
           << ", \"prompt_tokens\": " << g.prompt_tokens << ", \"prompt_seconds\": " << g.prompt_seconds
