@@ -152,6 +152,33 @@ const char* state_name(Assistant::State s) {
     return "?";
 }
 
+// The panel's status line.
+std::string status_line(const Assistant& assistant, Assistant::State state, const moevk_step_result& step,
+                        uint64_t frames_to_start) {
+    char line[512];
+    switch (state) {
+        case Assistant::State::Loading:
+            return "loading the model on the game's device...";
+        case Assistant::State::Ready:
+            std::snprintf(line, sizeof line, "model ready; asking in %llu frames", (unsigned long long)frames_to_start);
+            return line;
+        case Assistant::State::Generating:
+            std::snprintf(line, sizeof line, "generating: %u tokens; %u piece(s) this frame, ~%.0f us",
+                          assistant.tokens(), step.pieces, step.estimated_gpu_us);
+            return line;
+        case Assistant::State::Done: {
+            const moevk_generation& g = assistant.generation();
+            std::snprintf(line, sizeof line, "done (%s): %u tokens at %.1f tokens/s, prompt %u tokens",
+                          moevk_end_reason_name(g.end), g.generated_tokens,
+                          g.generate_seconds > 0 ? g.generated_tokens / g.generate_seconds : 0.0, g.prompt_tokens);
+            return line;
+        }
+        case Assistant::State::Failed:
+            return "error: " + assistant.error();
+    }
+    return "";
+}
+
 int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
     WindowOptions wo;
     wo.vsync = o.vsync;
@@ -232,32 +259,8 @@ int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
         hud.prompt = o.prompt;
         hud.reply = assistant.reply();
         hud.frame_ms = &recent;
-        char line[512];
-        switch (state) {
-            case Assistant::State::Loading:
-                hud.progress = assistant.load_progress();
-                std::snprintf(line, sizeof line, "loading the model on the game's device...");
-                break;
-            case Assistant::State::Ready:
-                std::snprintf(line, sizeof line, "model ready; asking in %llu frames",
-                              (unsigned long long)(o.warmup_frames + 1 - std::min(ready_frames, o.warmup_frames + 1)));
-                break;
-            case Assistant::State::Generating:
-                std::snprintf(line, sizeof line, "generating: %u tokens; this frame %u piece(s), ~%.0f us of GPU work",
-                              assistant.tokens(), step.pieces, step.estimated_gpu_us);
-                break;
-            case Assistant::State::Done: {
-                const moevk_generation& g = assistant.generation();
-                std::snprintf(line, sizeof line, "done (%s): %u tokens at %.1f tokens/s, prompt %u tokens",
-                              moevk_end_reason_name(g.end), g.generated_tokens,
-                              g.generate_seconds > 0 ? g.generated_tokens / g.generate_seconds : 0.0, g.prompt_tokens);
-                break;
-            }
-            case Assistant::State::Failed:
-                std::snprintf(line, sizeof line, "error: %s", assistant.error().c_str());
-                break;
-        }
-        hud.status = line;
+        if (state == Assistant::State::Loading) hud.progress = assistant.load_progress();
+        hud.status = status_line(assistant, state, step, o.warmup_frames + 1 - std::min(ready_frames, o.warmup_frames + 1));
 
         Frame f;
         if (!window.begin_frame(f)) continue; // the swapchain was rebuilt: try this frame again

@@ -82,8 +82,10 @@ void Overlay::record(VkCommandBuffer cmd, const Hud& hud) {
     ImGui::SetNextWindowBgAlpha(0.85f);
     ImGui::Begin("moe-vk", nullptr, ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoCollapse);
 
-    ImGui::TextDisabled("%s", hud.device.c_str());
-    if (!hud.model.empty()) ImGui::TextDisabled("%s", hud.model.c_str());
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped("%s", hud.device.c_str());
+    if (!hud.model.empty()) ImGui::TextWrapped("%s", hud.model.c_str());
+    ImGui::PopStyleColor();
     ImGui::Separator();
     ImGui::TextColored(ImVec4(0.55f, 0.8f, 1.0f, 1.0f), "You:");
     ImGui::SameLine();
@@ -92,7 +94,10 @@ void Overlay::record(VkCommandBuffer cmd, const Hud& hud) {
     ImGui::TextColored(ImVec4(1.0f, 0.8f, 0.45f, 1.0f), "Assistant:");
 
     // The reply scrolls inside its own child region, keeping up with the newest text.
-    const float footer = ImGui::GetFrameHeightWithSpacing() * 2 + 70.0f;
+    const float plot_height = 60.0f;
+    const ImGuiStyle& style = ImGui::GetStyle();
+    const float footer = ImGui::GetTextLineHeightWithSpacing() + plot_height + 2 * style.ItemSpacing.y +
+                         (hud.progress >= 0 ? ImGui::GetFrameHeightWithSpacing() : 0.0f);
     ImGui::BeginChild("reply", ImVec2(0, -footer), true);
     ImGui::TextWrapped("%s", hud.reply.c_str());
     if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - 1.0f) ImGui::SetScrollHereY(1.0f);
@@ -105,7 +110,7 @@ void Overlay::record(VkCommandBuffer cmd, const Hud& hud) {
         char label[64];
         std::snprintf(label, sizeof label, "frame %.1f ms", ms.back());
         ImGui::PlotLines("##frames", ms.data(), int(ms.size()), 0, label, 0.0f, 50.0f,
-                         ImVec2(ImGui::GetContentRegionAvail().x, 60.0f));
+                         ImVec2(ImGui::GetContentRegionAvail().x, plot_height));
     }
     ImGui::End();
 
