@@ -168,7 +168,7 @@ std::string status_line(const Assistant& assistant, Assistant::State state, cons
             return line;
         case Assistant::State::Done: {
             const moevk_generation& g = assistant.generation();
-            std::snprintf(line, sizeof line, "done (%s): %u tokens at %.1f tokens/s, prompt %u tokens",
+            std::snprintf(line, sizeof line, "done (%s): %u tokens at %.1f/s; prompt %u",
                           moevk_end_reason_name(g.end), g.generated_tokens,
                           g.generate_seconds > 0 ? g.generated_tokens / g.generate_seconds : 0.0, g.prompt_tokens);
             return line;
