@@ -81,9 +81,10 @@ void Assistant::start() {
         moevk::Generate generate;
         generate.max_tokens = options_.max_tokens;
         // Runs inside step(), on this thread: the text appears in the frame that produced it.
-        generate.on_token = [this](int32_t, std::string_view text) {
+        // Token -1 is no token: the text held back at the end (a stop string that was not one).
+        generate.on_token = [this](int32_t token, std::string_view text) {
             reply_ += text;
-            ++tokens_;
+            if (token >= 0) ++tokens_;
             return true;
         };
         session_->start(generate);
