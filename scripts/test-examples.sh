@@ -22,7 +22,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$(cd "$1" && pwd)"
 out="$build/examples-test"
 model="$root/assets/moe-vk-demo.gguf"
-frames="${MOEVK_EXAMPLES_FRAMES:-300}"
+frames="${MOEVK_EXAMPLES_FRAMES:-400}"
 max_tokens="${MOEVK_EXAMPLES_MAX_TOKENS:-40}"
 
 fail() {
@@ -87,7 +87,7 @@ if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "$icd" ]; then export VK_ICD_FILENAMES
 start=$(date +%s)
 set +e
 xvfb-run -a -s "-screen 0 1280x720x24" "$work/build/game/game" --model "$model" --frames "$frames" \
-  --warmup-frames 60 --max-tokens "$max_tokens" --validation --screenshot "$out/game.png" \
+  --warmup-frames 60 --budget-us "${MOEVK_EXAMPLES_BUDGET_US:-12000}" --max-tokens "$max_tokens" --validation --screenshot "$out/game.png" \
   --report "$out/game.json" >"$out/game.txt" 2>"$out/game-stderr.txt"
 rc=$?
 set -e

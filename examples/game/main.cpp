@@ -41,7 +41,10 @@ struct Options {
     uint64_t seed = 1;
     uint64_t frames = 0; // 0: until the window closes
     uint64_t warmup_frames = 60;
-    uint32_t max_batch = 0; // 0: the library's default
+    // Prompt tokens per forward step. The budget cuts a step between layers, never inside one,
+    // so a frame can hold no less than one layer of one step: one token a step keeps frames
+    // short on any device (a CPU device takes far longer than a frame for a layer of a batch).
+    uint32_t max_batch = 1;
     std::string screenshot;
     std::string trace;
     std::string report;

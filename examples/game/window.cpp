@@ -5,6 +5,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <moevk/moevk_vulkan.h>
+
 void vk_check(VkResult result, const char* what) {
     if (result != VK_SUCCESS) throw std::runtime_error(std::string(what) + " failed: VkResult " + std::to_string(result));
 }
@@ -231,11 +233,10 @@ void Window::create_device() {
     queue.queueCount = 1;
     queue.pQueuePriorities = &priority;
 
-    // What moe-vk asks of a host's device (moevk_vulkan.h, moevk_host_device_requirements()).
-    // The renderer itself needs nothing beyond Vulkan 1.0 and swapchains.
+    // What moe-vk asks of a host's device (moevk_vulkan.h): the library sets it. The renderer
+    // itself needs nothing beyond Vulkan 1.0 and swapchains.
     VkPhysicalDeviceVulkan12Features v12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-    v12.bufferDeviceAddress = VK_TRUE;
-    v12.timelineSemaphore = VK_TRUE;
+    moevk_host_device_enable_features(&v12);
     VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &v12};
 
     const char* extensions[] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};

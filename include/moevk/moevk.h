@@ -375,10 +375,15 @@ MOEVK_API moevk_status moevk_session_generate(moevk_session* session, const moev
                                               moevk_generation* result);
 
 /* The frame-loop mode. start() sets up what generate() would do without running anything;
- * each step() then submits at most about `budget_us` microseconds of GPU work (at least one
- * piece: a step is cut between layers, and the engine learns each piece's cost from GPU
- * timestamps) and returns without waiting while that work runs. Call it once per frame; the
- * callback streams tokens from inside it. The tokens are the same as generate()'s, bit for bit.
+ * each step() then submits at most about `budget_us` microseconds of GPU work and returns
+ * without waiting while that work runs. Call it once per frame; the callback streams tokens
+ * from inside it. The tokens are the same as generate()'s, bit for bit.
+ * A forward step is cut between layers (the embedding, each layer and the logits are its
+ * pieces), never inside one; the engine learns each piece's cost from GPU timestamps, and a
+ * call submits at least one piece. A prompt runs in steps of max_batch tokens, so the smallest
+ * piece of a prompt is one layer over max_batch tokens: a host that must keep every frame
+ * short creates the session with a small max_batch. Sessions build their shaders when created,
+ * so the first calls do not stall on compilation.
  * A session with paged experts runs a whole forward step per call (it must read each layer's
  * routing back), so its calls block for one forward step. */
 typedef struct moevk_step_result {
