@@ -2,7 +2,8 @@
 # Installs what moe-vk needs to build and test on Debian 12 (bookworm) or newer.
 # lavapipe (mesa-vulkan-drivers) gives a CPU Vulkan device where no GPU is present.
 # clang and libclang-rt-dev (libFuzzer and the sanitizer runtimes of the default clang) are for
-# scripts/fuzz-gguf.sh.
+# scripts/fuzz-gguf.sh. The last line is for scripts/test-examples.sh (the examples built against
+# the installed package; the game runs under Xvfb): pkg-config, GLFW, Dear ImGui, libpng, Xvfb.
 set -euo pipefail
 packages=(
   cmake g++ make
@@ -10,6 +11,7 @@ packages=(
   libgtest-dev libcli11-dev nlohmann-json3-dev libedit-dev libutf8proc-dev
   mesa-vulkan-drivers vulkan-validationlayers
   clang libclang-rt-dev
+  pkgconf libglfw3-dev libimgui-dev libpng-dev xvfb xauth
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

@@ -2,10 +2,11 @@
 // vocabularies, and the demo model in assets/. Checks that the prompt is the template's rendering
 // of the conversation, and that a second turn evaluates only what the cache lacks.
 #include <filesystem>
+#include <functional>
 
 #include "gpu/error.h"
 #include "model/model_file.h"
-#include "runtime/chat.h"
+#include "runtime/generator.h"
 #include "runtime/device_model.h"
 #include "runtime/session.h"
 #include "test_support.h"
@@ -32,52 +33,85 @@ Loaded load(const fs::path& path) {
 
 class ChatSession : public test::GpuTest, public ::testing::WithParamInterface<std::string> {};
 
+// One turn as the apps run it: the whole conversation fed through the template, the reply
+// streamed and kept as the next assistant message.
+struct Turn {
+    uint32_t prompt_tokens = 0, reused = 0;
+    runtime::GenerationResult result;
+};
+Turn send(runtime::Generator& gen, const text::ChatTemplate& t, std::vector<text::ChatMessage>& messages,
+          std::string user, uint32_t max_tokens, const std::function<bool(std::string_view)>& on_text) {
+    messages.push_back({text::Role::User, std::move(user)});
+    Turn turn;
+    try {
+        gen.feed_chat(messages, t, {});
+    } catch (...) {
+        messages.pop_back();
+        throw;
+    }
+    turn.reused = static_cast<uint32_t>(gen.history().size());
+    turn.prompt_tokens = turn.reused + static_cast<uint32_t>(gen.pending().size());
+    std::string reply;
+    runtime::GenerateOptions o;
+    o.max_tokens = max_tokens;
+    o.on_token = [&](std::optional<uint32_t>, std::string_view piece) {
+        reply += piece;
+        return piece.empty() || on_text(piece);
+    };
+    turn.result = gen.run(o);
+    messages.push_back({text::Role::Assistant, reply});
+    return turn;
+}
+
 TEST_P(ChatSession, RendersThroughTheTemplateAndReusesTheCache) {
     fs::path path = GetParam();
     if (!fs::exists(path)) GTEST_SKIP() << "no model at " << path;
     Loaded l = load(path);
     runtime::DeviceModel device(ctx(), l.model);
     runtime::Session session(ctx(), device, {.n_ctx = 512, .max_batch = 64});
-    runtime::ChatSettings settings;
-    settings.sampling.temperature = 0;  // greedy: the test does not depend on a seed
-    settings.max_reply_tokens = 12;
-    runtime::Chat chat(session, l.tokenizer, l.chat_template, settings);
+    runtime::SamplingParams greedy;
+    greedy.temperature = 0;  // the test does not depend on a seed
+    runtime::Generator gen(ctx(), session, &l.tokenizer, greedy);
+    std::vector<text::ChatMessage> messages;
 
     std::string streamed;
     auto collect = [&](std::string_view piece) {
         streamed += piece;
         return true;
     };
-    runtime::TurnStats first = chat.send("What is a mixture of experts?", collect);
-    EXPECT_EQ(first.reused_tokens, 0u);
-    EXPECT_EQ(first.evaluated_tokens, first.prompt_tokens);
-    EXPECT_GT(first.generated_tokens, 0u);
-    ASSERT_EQ(chat.messages().size(), 2u);
-    EXPECT_EQ(chat.messages()[1].content, streamed) << "the kept reply is what was streamed";
+    Turn first = send(gen, l.chat_template, messages, "What is a mixture of experts?", 12, collect);
+    EXPECT_EQ(first.reused, 0u);
+    EXPECT_EQ(first.result.prompt_tokens, first.prompt_tokens);
+    EXPECT_GT(first.result.generated_tokens, 0u);
+    ASSERT_EQ(messages.size(), 2u);
+    EXPECT_EQ(messages[1].content, streamed) << "the kept reply is what was streamed";
 
-    runtime::TurnStats second = chat.send("And why does it save work?", collect);
+    Turn second = send(gen, l.chat_template, messages, "And why does it save work?", 12, collect);
     // The whole first prompt is a prefix of the second one, so none of it runs again; at most
     // the reply's tail can differ (its text may tokenize differently from how it was sampled).
-    EXPECT_GE(second.reused_tokens, first.prompt_tokens);
-    EXPECT_EQ(second.reused_tokens + second.evaluated_tokens, second.prompt_tokens);
-    EXPECT_LT(second.evaluated_tokens, second.prompt_tokens - first.prompt_tokens + 1);
+    EXPECT_GE(second.reused, first.prompt_tokens);
+    EXPECT_EQ(second.reused + second.result.prompt_tokens, second.prompt_tokens);
+    EXPECT_LT(second.result.prompt_tokens, second.prompt_tokens - first.prompt_tokens + 1);
 
     // What the cache holds is the tokens of the template's rendering of the conversation up to
     // the second reply, followed by that reply's tokens.
-    std::vector<text::ChatMessage> asked(chat.messages().begin(), chat.messages().end() - 1);
+    std::vector<text::ChatMessage> asked(messages.begin(), messages.end() - 1);
     text::ChatOptions options;
     options.bos_token = l.tokenizer.bos() ? l.tokenizer.token_text(*l.tokenizer.bos(), true) : "";
     options.eos_token = l.tokenizer.eos() ? l.tokenizer.token_text(*l.tokenizer.eos(), true) : "";
     std::string expected_prompt = l.chat_template.render(asked, options);
     bool add_bos = l.tokenizer.add_bos() && !l.chat_template.writes_bos();
     std::vector<uint32_t> expected = l.tokenizer.encode(expected_prompt, add_bos, true);
-    std::vector<uint32_t> prompt(chat.cached_tokens().begin(), chat.cached_tokens().begin() + second.prompt_tokens);
+    std::vector<uint32_t> known = gen.history();
+    known.insert(known.end(), gen.pending().begin(), gen.pending().end());
+    ASSERT_GE(known.size(), second.prompt_tokens);
+    std::vector<uint32_t> prompt(known.begin(), known.begin() + second.prompt_tokens);
     EXPECT_EQ(prompt, expected) << "expected the tokens of: " << expected_prompt;
-    EXPECT_EQ(session.position(), chat.cached_tokens().size());
+    EXPECT_EQ(session.position(), gen.history().size());
 
-    chat.reset();
+    gen.reset();
     EXPECT_EQ(session.position(), 0u);
-    EXPECT_TRUE(chat.messages().empty());
+    EXPECT_TRUE(gen.history().empty());
 }
 
 std::string fixture(const char* name) { return (fs::path(MOEVK_FIXTURES_DIR) / "models" / name).string(); }
@@ -99,20 +133,16 @@ TEST_F(ChatLimits, AFullContextIsRefusedAndTheChatStaysUsable) {
     Loaded l = load(path);
     runtime::DeviceModel device(ctx(), l.model);
     runtime::Session session(ctx(), device, {.n_ctx = 48, .max_batch = 64});
-    runtime::ChatSettings settings;
-    settings.sampling.seed = 7;
-    settings.max_reply_tokens = 4;
-    runtime::Chat chat(session, l.tokenizer, l.chat_template, settings);
+    runtime::SamplingParams sampling;
+    sampling.seed = 7;
+    runtime::Generator gen(ctx(), session, &l.tokenizer, sampling);
+    std::vector<text::ChatMessage> messages;
     auto ignore = [](std::string_view) { return true; };
-    try {
-        chat.send(std::string(400, 'a'), ignore);
-        FAIL() << "a 400-character message went into a 48-token context";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("context full"), std::string::npos) << e.what();
-    }
-    EXPECT_TRUE(chat.messages().empty()) << "the refused message is not kept";
-    runtime::TurnStats s = chat.send("Hi", ignore);
-    EXPECT_GT(s.prompt_tokens, 0u);
+    test::expect_error([&] { send(gen, l.chat_template, messages, std::string(400, 'a'), 4, ignore); },
+                       ErrorCode::ContextFull, {"context full", "48"});
+    EXPECT_TRUE(messages.empty()) << "the refused message is not kept";
+    Turn t = send(gen, l.chat_template, messages, "Hi", 4, ignore);
+    EXPECT_GT(t.prompt_tokens, 0u);
     EXPECT_LE(session.position(), session.n_ctx());
 }
 
@@ -120,15 +150,16 @@ TEST_F(ChatLimits, ReturningFalseFromTheStreamStopsTheReply) {
     Loaded l = load(std::string(MOEVK_ASSETS_DIR) + "/moe-vk-demo.gguf");
     runtime::DeviceModel device(ctx(), l.model);
     runtime::Session session(ctx(), device, {.n_ctx = 256, .max_batch = 64});
-    runtime::ChatSettings settings;
-    settings.sampling.temperature = 0;
-    settings.max_reply_tokens = 64;
-    runtime::Chat chat(session, l.tokenizer, l.chat_template, settings);
+    runtime::SamplingParams greedy;
+    greedy.temperature = 0;
+    runtime::Generator gen(ctx(), session, &l.tokenizer, greedy);
+    std::vector<text::ChatMessage> messages;
     int pieces = 0;
-    runtime::TurnStats s = chat.send("Tell me about the licence", [&](std::string_view) { return ++pieces < 3; });
-    EXPECT_EQ(s.end, runtime::TurnStats::End::Interrupted);
+    Turn t = send(gen, l.chat_template, messages, "Tell me about the licence", 64,
+                  [&](std::string_view) { return ++pieces < 3; });
+    EXPECT_EQ(t.result.end, runtime::GenerationEnd::Stopped);
     EXPECT_EQ(pieces, 3);
-    EXPECT_LE(s.generated_tokens, 3u);
+    EXPECT_LE(t.result.generated_tokens, 3u);
 }
 
 }  // namespace

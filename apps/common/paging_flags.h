@@ -1,16 +1,12 @@
 // The expert-paging options moe-run and moe-chat take (--vram-budget, --cache-policy,
-// --no-prefetch), checked and turned into Session options.
+// --no-prefetch), and the model options they stand for.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
-#include <optional>
 #include <string>
 
-#include "experts/budget.h"
-#include "experts/policy.h"
-#include "gpu/error.h"
-#include "runtime/session.h"
+#include <moevk/moevk.h>
 
 namespace moevk::apps {
 
@@ -23,25 +19,23 @@ struct PagingFlags {
 inline void add_paging_flags(CLI::App& app, PagingFlags& flags) {
     app.add_option("--vram-budget", flags.vram_budget,
                    "page the experts within this much device memory: bytes (6G, 512M), a share of the experts "
-                   "that get a slot (50%), or min");
-    app.add_option("--cache-policy", flags.cache_policy, "expert cache policy with --vram-budget: lru or lfu")
+                   "that get a slot (50%), or min")
+        ->check(CLI::Validator([](const std::string& v) { return v.empty() ? "an empty budget" : ""; }, "BUDGET"));
+    app.add_option("--cache-policy", flags.cache_policy, "expert cache policy with --vram-budget")
+        ->check(CLI::IsMember({"lru", "lfu"}, CLI::ignore_case))
         ->capture_default_str();
     app.add_flag("--no-prefetch", flags.no_prefetch, "do not guess and upload the next layer's experts early");
 }
 
-// Sets the session's budget, policy and prefetch; Error(InvalidArgument) naming a bad value.
-inline void apply_paging_flags(const PagingFlags& flags, runtime::SessionOptions& options) {
-    auto policy = experts::parse_policy(flags.cache_policy);
-    if (!policy) throw Error(ErrorCode::InvalidArgument, "--cache-policy must be lru or lfu, got " + flags.cache_policy);
-    options.cache_policy = *policy;
-    options.vram_budget = flags.vram_budget.empty() ? std::nullopt
-                                                    : std::optional(experts::parse_vram_budget(flags.vram_budget));
+// The model's paging options; they point into `flags`.
+inline void apply_paging_flags(const PagingFlags& flags, moevk_model_options& options) {
+    options.vram_budget = flags.vram_budget.empty() ? nullptr : flags.vram_budget.c_str();
+    options.cache_policy = flags.cache_policy == "lfu" || flags.cache_policy == "LFU" ? MOEVK_CACHE_LFU : MOEVK_CACHE_LRU;
     options.prefetch = !flags.no_prefetch;
 }
 
-inline std::string describe_paging(const experts::SlotPlan& plan, const runtime::SessionOptions& options) {
-    return experts::describe(plan) + "; " + experts::policy_name(options.cache_policy) +
-           (options.prefetch ? ", prefetch" : ", no prefetch");
+inline std::string describe_paging(const moevk_session_info& info, const PagingFlags& flags) {
+    return std::string(info.plan) + "; " + flags.cache_policy + (flags.no_prefetch ? ", no prefetch" : ", prefetch");
 }
 
 }  // namespace moevk::apps

@@ -24,6 +24,17 @@ using namespace moevk;
 
 namespace {
 
+// moe-bench runs on the engine's internals; the device flags are the apps' common ones.
+gpu::ContextOptions context_options(const apps::DeviceFlags& flags) {
+    gpu::ContextOptions options;
+    options.device.name_contains = apps::device_name(flags);
+    if (flags.index >= 0) options.device.index = static_cast<uint32_t>(flags.index);
+    options.validation = flags.validation;
+    options.on_validation_message = [](const std::string& m) { std::cerr << "validation: " << m << "\n"; };
+    return options;
+}
+
+
 // MoE layer shapes of real models (one layer; d_model, expert d_ff, experts, top-k).
 const std::map<std::string, moe::MoeConfig> kShapes = {
     {"mixtral", {.d_model = 4096, .d_ff = 14336, .n_experts = 8, .top_k = 2}},   // Mixtral 8x7B
@@ -132,7 +143,7 @@ int main(int argc, char** argv) {
         for (uint32_t t : token_counts)
             if (t == 0) throw Error(ErrorCode::InvalidArgument, "--tokens values must be positive, got 0");
 
-        auto ctx = gpu::Context::create(apps::context_options(device));
+        auto ctx = gpu::Context::create(context_options(device));
         if (app.count("--tokens") == 0 && ctx->info().kind == gpu::DeviceKind::Cpu) {
             // A CPU device needs minutes for one repeat of a Mixtral-shaped prefill.
             token_counts = {1};

@@ -131,6 +131,12 @@ moevk_status moevk_engine_create_on_device(const moevk_host_device* device, moev
     });
 }
 
+void moevk_host_device_enable_features(VkPhysicalDeviceVulkan12Features* features) {
+    if (!features) return;
+    features->bufferDeviceAddress = VK_TRUE;
+    features->timelineSemaphore = VK_TRUE;
+}
+
 uint32_t moevk_host_device_api_version(void) { return VK_API_VERSION_1_2; }
 
 const char* moevk_host_device_requirements(void) {

@@ -42,7 +42,8 @@ struct LoadedModel {
     std::shared_ptr<gpu::Context> context;
     model::ModelFile file;
     std::unique_ptr<runtime::DeviceModel> device;
-    moevk_tokenizer tokenizer;
+    std::optional<moevk_tokenizer> tokenizer;  // none when the vocabulary cannot be read
+    std::string vocab_error;
     ModelDefaults defaults;
 };
 

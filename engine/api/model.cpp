@@ -81,9 +81,16 @@ moevk_status moevk_model_load(moevk_engine* engine, const char* path, const moev
 
         report_progress(o, file, 0.0f);
         model::ModelFile opened = model::ModelFile::open(file);
-        moevk_tokenizer tokenizer = make_tokenizer(opened.file());
+        // A file without a readable vocabulary still runs token ids (moe-bench writes such files).
+        std::optional<moevk_tokenizer> tokenizer;
+        std::string vocab_error;
+        try {
+            tokenizer.emplace(make_tokenizer(opened.file()));
+        } catch (const Error& e) {
+            vocab_error = e.what();
+        }
         auto loaded = std::make_shared<LoadedModel>(LoadedModel{context, std::move(opened), nullptr,
-                                                                std::move(tokenizer), defaults});
+                                                                std::move(tokenizer), vocab_error, defaults});
         runtime::DeviceModelOptions device_options{.page_experts = defaults.vram_budget.has_value()};
         loaded->device = std::make_unique<runtime::DeviceModel>(
             *context, loaded->file, device_options,
@@ -102,7 +109,9 @@ moevk_status moevk_model_get_info(const moevk_model* model, moevk_model_info* in
         copy_name(i.architecture, c.architecture);
         copy_name(i.name, m.file.file().get_string("general.name").value_or(""));
         copy_name(i.description, model::describe(c));
-        copy_name(i.chat_template, m.tokenizer.chat_template ? m.tokenizer.chat_template->name() : "");
+        copy_name(i.chat_template,
+                  m.tokenizer && m.tokenizer->chat_template ? m.tokenizer->chat_template->name() : "");
+        copy_name(i.vocab_error, m.vocab_error);
         i.n_layers = c.n_layers;
         i.n_experts = c.moe.n_experts;
         i.top_k = c.moe.top_k;
@@ -123,7 +132,7 @@ moevk_status moevk_model_get_info(const moevk_model* model, moevk_model_info* in
 }
 
 const moevk_tokenizer* moevk_model_get_tokenizer(const moevk_model* model) {
-    return model ? &model->model->tokenizer : nullptr;
+    return model && model->model->tokenizer ? &*model->model->tokenizer : nullptr;
 }
 
 }  // extern "C"

@@ -107,8 +107,10 @@ moevk_status moevk_session_create(moevk_model* model, const moevk_session_option
         auto s = std::make_unique<moevk_session>();
         s->model = m;
         s->session = std::make_unique<runtime::Session>(*m->context, *m->device, so);
+        s->session->warm_up();
         s->generator =
-            std::make_unique<runtime::Generator>(*m->context, *s->session, m->tokenizer.tokenizer, sampling);
+            std::make_unique<runtime::Generator>(*m->context, *s->session,
+                                                 m->tokenizer ? &m->tokenizer->tokenizer : nullptr, sampling);
         out = s.release();
     });
 }
@@ -129,7 +131,10 @@ moevk_status moevk_session_feed_chat(moevk_session* session, const moevk_message
         const char* fn = "moevk_session_feed_chat";
         runtime::Generator& g = generator(session, fn);
         std::vector<text::ChatMessage> conversation = to_messages(messages, count, fn);
-        ChatChoice chat = to_chat(session->model->tokenizer, options, fn);
+        if (!session->model->tokenizer)
+            throw Error(ErrorCode::Unsupported, std::string(fn) + ": the model has no vocabulary: " +
+                                                    session->model->vocab_error);
+        ChatChoice chat = to_chat(*session->model->tokenizer, options, fn);
         g.feed_chat(conversation, chat.chat_template, chat.options);
     });
 }

@@ -106,8 +106,9 @@ moevk_status moevk_detokenizer_create(const moevk_tokenizer* tokenizer, uint32_t
         moevk_detokenizer*& out = need(detokenizer, fn, "detokenizer");
         out = nullptr;
         const text::Tokenizer& t = need(tokenizer, fn, "tokenizer").tokenizer;
-        check_flags(flags, MOEVK_TEXT_RENDER_SPECIAL, fn);
-        out = new moevk_detokenizer{text::Detokenizer(t, flags & MOEVK_TEXT_RENDER_SPECIAL)};
+        check_flags(flags, MOEVK_TEXT_RENDER_SPECIAL | MOEVK_TEXT_CONTINUATION, fn);
+        out = new moevk_detokenizer{
+            text::Detokenizer(t, flags & MOEVK_TEXT_RENDER_SPECIAL, !(flags & MOEVK_TEXT_CONTINUATION))};
     });
 }
 

@@ -31,18 +31,24 @@ const char* generation_end_name(GenerationEnd end) {
 }
 
 struct Generator::Job {
-    Job(GenerateOptions o, std::vector<std::string> stop_strings, const text::Tokenizer& tok, bool starts_text)
-        : options(std::move(o)), stops(std::move(stop_strings)), detok(tok, false, starts_text) {}
+    Job(GenerateOptions o, std::vector<std::string> stop_strings, const text::Tokenizer* tok, bool starts_text)
+        : options(std::move(o)), stops(std::move(stop_strings)) {
+        if (tok) detok.emplace(*tok, false, starts_text);
+    }
+    // The text a token completes ("" without a vocabulary).
+    std::string push(uint32_t token) { return detok ? detok->push(token) : std::string(); }
+    std::string flush() { return detok ? detok->flush() : std::string(); }
+
     GenerateOptions options;
     text::StopMatcher stops;
-    text::Detokenizer detok;
+    std::optional<text::Detokenizer> detok;
     GenerationResult result;
     bool prompt_phase = true;
     Clock::time_point started = Clock::now();
     Clock::time_point prompt_done;
 };
 
-Generator::Generator(gpu::Context& ctx, Session& session, const text::Tokenizer& tokenizer,
+Generator::Generator(gpu::Context& ctx, Session& session, const text::Tokenizer* tokenizer,
                      const SamplingParams& sampling)
     : ctx_(ctx), session_(session), tokenizer_(tokenizer), sampler_(sampling), runner_(ctx, session) {}
 
@@ -76,11 +82,13 @@ void Generator::feed(std::span<const uint32_t> tokens) {
 void Generator::feed_chat(std::span<const text::ChatMessage> messages, const text::ChatTemplate& chat_template,
                           text::ChatOptions options) {
     require_idle("feeding a conversation");
-    options.bos_token = special_text(tokenizer_, tokenizer_.bos());
-    options.eos_token = special_text(tokenizer_, tokenizer_.eos());
+    if (!tokenizer_) throw Error(ErrorCode::InvalidArgument, "session: a conversation needs the model's vocabulary");
+    const text::Tokenizer& tokenizer = *tokenizer_;
+    options.bos_token = special_text(tokenizer, tokenizer.bos());
+    options.eos_token = special_text(tokenizer, tokenizer.eos());
     // The template writes BOS as text where it wants one; special tokens in it are parsed.
-    bool add_bos = tokenizer_.add_bos() && !chat_template.writes_bos();
-    std::vector<uint32_t> prompt = tokenizer_.encode(chat_template.render(messages, options), add_bos, true);
+    bool add_bos = tokenizer.add_bos() && !chat_template.writes_bos();
+    std::vector<uint32_t> prompt = tokenizer.encode(chat_template.render(messages, options), add_bos, true);
     if (prompt.empty()) throw Error(ErrorCode::InvalidArgument, "session: the conversation renders to no tokens");
     if (prompt.size() >= session_.n_ctx())
         throw Error(ErrorCode::ContextFull, "context full: the conversation needs " + std::to_string(prompt.size()) +
@@ -255,11 +263,12 @@ void Generator::next_token(AdvanceReport& report) {
     if (job.result.generated_tokens >= job.options.max_tokens) return finish(GenerationEnd::Length);
     if (session_.position() >= session_.n_ctx()) return finish(GenerationEnd::ContextFull);
     uint32_t token = sampler_.sample(logits(), history_);
-    if (!job.options.ignore_eog && tokenizer_.is_eog(token)) return finish(GenerationEnd::EndOfGeneration);
+    if (!job.options.ignore_eog && tokenizer_ && tokenizer_->is_eog(token))
+        return finish(GenerationEnd::EndOfGeneration);
     ++job.result.generated_tokens;
     ++report.new_tokens;
     pending_.push_back(token);
-    text::StopMatcher::Step step = job.stops.feed(job.detok.push(token));
+    text::StopMatcher::Step step = job.stops.feed(job.push(token));
     bool go_on = !job.options.on_token || job.options.on_token(token, step.text);
     if (step.stopped) return finish(GenerationEnd::StopString);
     if (!go_on) return finish(GenerationEnd::Stopped);
@@ -282,7 +291,7 @@ void Generator::finish(GenerationEnd end) {
                    end == GenerationEnd::ContextFull;
     if (natural && job->options.on_token) {
         // What the detokenizer and the stop matcher held back.
-        text::StopMatcher::Step tail = job->stops.feed(job->detok.flush());
+        text::StopMatcher::Step tail = job->stops.feed(job->flush());
         std::string rest = tail.text + (tail.stopped ? std::string() : job->stops.flush());
         if (!rest.empty()) job->options.on_token(std::nullopt, rest);
     }

@@ -68,8 +68,10 @@ struct GeneratorStats {
 
 class Generator {
 public:
-    // The session, tokenizer and context outlive the generator.
-    Generator(gpu::Context& ctx, Session& session, const text::Tokenizer& tokenizer, const SamplingParams& sampling);
+    // The session, tokenizer and context outlive the generator. Without a tokenizer (a model
+    // whose vocabulary cannot be read) nothing ends a generation but its length, and tokens
+    // come with no text.
+    Generator(gpu::Context& ctx, Session& session, const text::Tokenizer* tokenizer, const SamplingParams& sampling);
     ~Generator();
     Generator(const Generator&) = delete;
     Generator& operator=(const Generator&) = delete;
@@ -126,7 +128,7 @@ private:
 
     gpu::Context& ctx_;
     Session& session_;
-    const text::Tokenizer& tokenizer_;
+    const text::Tokenizer* tokenizer_;
     Sampler sampler_;
     StepRunner runner_;
     std::vector<uint32_t> history_;

@@ -205,6 +205,18 @@ void Session::begin_pieces(std::span<const uint32_t> tokens) {
     if (options_.record_experts) experts_.assign(model_.config().n_layers, {});
 }
 
+void Session::warm_up() {
+    if (paged()) return;
+    const uint32_t saved = piece_tokens_;
+    for (uint32_t T : {1u, options_.max_batch}) {
+        commands_.begin();
+        piece_tokens_ = T;
+        for (uint32_t p = 0; p < pieces(); ++p) record_piece(commands_, p);
+        commands_.end();  // never submitted: the next begin() resets it
+    }
+    piece_tokens_ = saved;
+}
+
 void Session::record_piece(gpu::CommandBuffer& cb, uint32_t piece) {
     const uint32_t n_layers = model_.config().n_layers;
     if (piece >= pieces())

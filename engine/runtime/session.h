@@ -76,6 +76,10 @@ public:
     // position. The kernels and their order are eval()'s, so the logits are eval()'s bit for
     // bit however the pieces are grouped. Not for paged steps (paged() is false).
     uint32_t pieces() const { return model_.config().n_layers + 2; }
+    // Builds every pipeline a step of one token and a step of max_batch tokens use, by
+    // recording both without submitting them: the first steps then do not stop to compile
+    // shaders (tens of milliseconds each on some drivers), which a frame loop would feel.
+    void warm_up();
     void begin_pieces(std::span<const uint32_t> tokens);
     void record_piece(gpu::CommandBuffer& cb, uint32_t piece);
     void finish_pieces();

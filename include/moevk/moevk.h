@@ -179,6 +179,7 @@ typedef struct moevk_model_info {
     uint64_t file_bytes;
     uint64_t device_bytes;    /* device memory the resident weights took */
     int experts_paged;        /* loaded with a VRAM budget */
+    char vocab_error[256];    /* why the model has no tokenizer, or "" */
 } moevk_model_info;
 
 MOEVK_API moevk_model_options moevk_model_options_default(void);
@@ -187,7 +188,9 @@ MOEVK_API moevk_status moevk_model_load(moevk_engine* engine, const char* path, 
                                         moevk_model** model);
 MOEVK_API void moevk_model_destroy(moevk_model* model);
 MOEVK_API moevk_status moevk_model_get_info(const moevk_model* model, moevk_model_info* info);
-/* The model's tokenizer, owned by the model (valid while it lives; do not destroy it). */
+/* The model's tokenizer, owned by the model (valid while it lives; do not destroy it); NULL
+ * when the file's vocabulary cannot be read (moevk_model_get_info's vocab_error says why):
+ * such a model still runs token ids, but feed_chat fails and generated tokens have no text. */
 MOEVK_API const moevk_tokenizer* moevk_model_get_tokenizer(const moevk_model* model);
 
 /* ---- text --------------------------------------------------------------------------------- */
@@ -202,7 +205,11 @@ enum {
     MOEVK_TOKENIZE_PARSE_SPECIAL = 2, /* control tokens written in the text become their ids */
     MOEVK_TOKENIZE_DEFAULT_BOS = 4    /* BOS when the vocabulary asks for it */
 };
-enum { MOEVK_TEXT_RENDER_SPECIAL = 1 }; /* control tokens give their text instead of "" */
+enum {
+    MOEVK_TEXT_RENDER_SPECIAL = 1, /* control tokens give their text instead of "" */
+    MOEVK_TEXT_CONTINUATION = 2    /* detokenizer: the tokens continue a text, so a SentencePiece
+                                      leading space on the first one is kept */
+};
 
 typedef struct moevk_vocab_info {
     uint32_t struct_size;
@@ -337,8 +344,9 @@ typedef enum moevk_end_reason {
 } moevk_end_reason;
 MOEVK_API const char* moevk_end_reason_name(moevk_end_reason reason); /* "end of turn", ... */
 
-/* Each generated token with its text: whole UTF-8, "" while a character or a possible stop
- * string is held back. Return 0 to stop. */
+/* Each generated token with its text (`length` bytes, NUL-terminated): whole UTF-8, "" while
+ * a character or a possible stop string is held back. When a generation ends by EOG, length or
+ * a full context, text still held back comes in one last call with token -1. Return 0 to stop. */
 typedef int (*moevk_token_callback)(void* user, int32_t token, const char* text, size_t length);
 
 typedef struct moevk_generate_options {
@@ -367,10 +375,15 @@ MOEVK_API moevk_status moevk_session_generate(moevk_session* session, const moev
                                               moevk_generation* result);
 
 /* The frame-loop mode. start() sets up what generate() would do without running anything;
- * each step() then submits at most about `budget_us` microseconds of GPU work (at least one
- * piece: a step is cut between layers, and the engine learns each piece's cost from GPU
- * timestamps) and returns without waiting while that work runs. Call it once per frame; the
- * callback streams tokens from inside it. The tokens are the same as generate()'s, bit for bit.
+ * each step() then submits at most about `budget_us` microseconds of GPU work and returns
+ * without waiting while that work runs. Call it once per frame; the callback streams tokens
+ * from inside it. The tokens are the same as generate()'s, bit for bit.
+ * A forward step is cut between layers (the embedding, each layer and the logits are its
+ * pieces), never inside one; the engine learns each piece's cost from GPU timestamps, and a
+ * call submits at least one piece. A prompt runs in steps of max_batch tokens, so the smallest
+ * piece of a prompt is one layer over max_batch tokens: a host that must keep every frame
+ * short creates the session with a small max_batch. Sessions build their shaders when created,
+ * so the first calls do not stall on compilation.
  * A session with paged experts runs a whole forward step per call (it must read each layer's
  * routing back), so its calls block for one forward step. */
 typedef struct moevk_step_result {

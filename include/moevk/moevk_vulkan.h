@@ -10,9 +10,12 @@
  *
  * Sharing a queue with a renderer: Vulkan requires that no two threads use a VkQueue at once.
  * When the host submits to the same queue from another thread, it passes lock_queue and
- * unlock_queue: the engine calls them around each of its vkQueueSubmit and vkQueueWaitIdle
- * calls on that queue, and never holds the lock while waiting for the GPU. A host that submits
- * only from the thread that also calls the engine needs no callbacks.
+ * unlock_queue: the engine calls them around each of its vkQueueSubmit calls on that queue,
+ * and waits for its own work on timeline semaphores without the lock. The one exception is the
+ * end: destroying the engine calls vkQueueWaitIdle under the lock (drivers may still be
+ * retiring submissions that name the engine's semaphores), which also waits for the host's
+ * work on that queue. A host that submits only from the thread that also calls the engine
+ * needs no callbacks.
  */
 #ifndef MOEVK_MOEVK_VULKAN_H
 #define MOEVK_MOEVK_VULKAN_H
@@ -50,6 +53,9 @@ typedef struct moevk_host_device {
 MOEVK_API moevk_host_device moevk_host_device_default(void);
 /* An engine on the host's device. */
 MOEVK_API moevk_status moevk_engine_create_on_device(const moevk_host_device* device, moevk_engine** engine);
+/* Turns on, in the host's feature struct for vkCreateDevice, what the engine needs
+ * (bufferDeviceAddress and timelineSemaphore); the other fields are left as they are. */
+MOEVK_API void moevk_host_device_enable_features(VkPhysicalDeviceVulkan12Features* features);
 /* The API version and the text of what a host device must enable (see above). */
 MOEVK_API uint32_t moevk_host_device_api_version(void);
 MOEVK_API const char* moevk_host_device_requirements(void);
