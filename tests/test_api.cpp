@@ -139,10 +139,15 @@ moevk_session_options session_options(uint32_t n_ctx, uint64_t seed, float tempe
 }
 
 // A generation's streamed tokens and text.
+// A generation's streamed tokens and text. The callback's last call may have token -1: the
+// text held back at the end (a stop string's possible start, an unfinished character).
 struct Streamed {
-    std::vector<int32_t> tokens;
-    std::vector<std::string> pieces;
-    std::string text;
+    std::vector<int32_t> tokens;      // the tokens, without the -1
+    std::vector<std::string> pieces;  // the text of each call, the -1's included
+    std::string text;                 // all of it
+    std::string held_back;            // the text of the call with token -1
+    int final_calls = 0;              // calls with token -1
+    int calls_after_final = 0;        // calls after one with token -1
     moevk_generation result{};
 };
 
@@ -153,7 +158,13 @@ moevk::Generate collecting(Streamed& run, uint32_t max_tokens, bool ignore_eog =
     g.ignore_eog = ignore_eog;
     g.stop_strings = std::move(stops);
     g.on_token = [&run](int32_t token, std::string_view text) {
-        run.tokens.push_back(token);
+        if (run.final_calls) ++run.calls_after_final;
+        if (token == -1) {
+            ++run.final_calls;
+            run.held_back += text;
+        } else {
+            run.tokens.push_back(token);
+        }
         run.pieces.emplace_back(text);
         run.text += text;
         return true;
@@ -262,6 +273,8 @@ size_t argmax(const float* row, size_t n) {
     return ::testing::AssertionSuccess() << "max |diff| " << diff << " of scale " << scale;
 }
 
+std::string read_file(const fs::path& path);
+
 // --- engines, devices, errors -------------------------------------------------------------------
 
 TEST_F(Api, EngineDescribesItsDevice) {
@@ -357,6 +370,8 @@ TEST_F(Api, ModelInfoIsTheDemoAssetsDescription) {
     EXPECT_EQ(info.file_bytes, fs::file_size(kDemo));
     EXPECT_EQ(info.experts_paged, 0);
     EXPECT_GT(info.device_bytes, 0u);
+    EXPECT_STREQ(info.vocab_error, "");
+    ASSERT_NE(moevk_model_get_tokenizer(demo().get()), nullptr);
     moevk::Tokenizer tok = demo().tokenizer();
     EXPECT_EQ(tok.info().n_vocab, info.n_vocab);
     EXPECT_STREQ(tok.info().chat_template, info.chat_template);
@@ -438,6 +453,43 @@ TEST_F(Api, ModelErrorsThrow) {
     }
 }
 
+// A model whose vocabulary cannot be read still runs token ids (moevk.h, get_tokenizer): the
+// demo with its token list's key renamed, so that the weights are the demo's own.
+TEST_F(Api, AModelWithoutAReadableVocabularyRunsTokenIds) {
+    const fs::path path = fs::path(MOEVK_TEST_TMP_DIR) / "test_api-no-vocab.gguf";
+    {
+        std::string bytes = read_file(kDemo);
+        const std::string key = "tokenizer.ggml.tokens";
+        size_t at = bytes.find(key);
+        ASSERT_NE(at, std::string::npos);
+        bytes[at + key.size() - 1] = 'X';  // tokenizer.ggml.tokenX: no token list any more
+        std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+    }
+    const std::vector<int32_t> p = prompt();
+    {
+        moevk::Model m(engine(), path.string());
+        moevk_model_info info = m.info();
+        EXPECT_STRNE(info.vocab_error, "") << "no reason given for the missing tokenizer";
+        EXPECT_EQ(moevk_model_get_tokenizer(m.get()), nullptr);
+        EXPECT_EQ(info.n_vocab, kDemoVocab);
+
+        moevk::Session s(m, session_options(128, 21));
+        s.feed(p);
+        Streamed run = generate(s, 6);
+        EXPECT_EQ(run.tokens, generated_tokens(demo(), p, 21, 6))
+            << "the same weights gave other tokens";
+        EXPECT_EQ(run.text, "") << "generated tokens have no text without a vocabulary";
+        try {
+            s.feed_chat({{MOEVK_ROLE_USER, "Hello"}});
+            ADD_FAILURE() << "feed_chat worked without a vocabulary";
+        } catch (const moevk::Exception& e) {
+            EXPECT_NE(e.status(), MOEVK_OK) << e.what();
+        }
+        EXPECT_EQ(generate(s, 2).tokens.size(), 2u) << "the session after the refused feed_chat";
+    }
+    fs::remove(path);
+}
+
 // --- generation
 // -----------------------------------------------------------------------------------
 
@@ -500,12 +552,10 @@ TEST_F(Api, StreamedTextIsTheDetokenizedTokens) {
 
     for (const std::string& piece : run.pieces)
         EXPECT_TRUE(whole_utf8(piece)) << "a piece of broken UTF-8";
-    // Without stop strings only an unfinished character can be held back at the end.
-    const std::string text = tokenizer().detokenize(run.tokens);
-    ASSERT_LE(run.text.size(), text.size());
-    EXPECT_EQ(text.substr(0, run.text.size()), run.text);
-    EXPECT_EQ(run.text.size(), complete_prefix(text))
-        << "streamed \"" << run.text << "\" of \"" << text << "\"";
+    EXPECT_LE(run.final_calls, 1);
+    EXPECT_EQ(run.calls_after_final, 0);
+    // Ended by length: whatever was held back came in the last call, so all of the text came.
+    EXPECT_EQ(run.text, tokenizer().detokenize(run.tokens));
 
     // The history is the prompt, then the streamed tokens.
     std::vector<int32_t> history = s.tokens();
@@ -547,6 +597,32 @@ TEST_F(Api, StopStringEndsTheGenerationAndIsNotStreamed) {
     EXPECT_EQ(stopped.text, text.substr(0, first)) << "stop string \"" << stop << "\"";
     EXPECT_LT(stopped.result.generated_tokens, 32u);
     EXPECT_EQ(stopped.result.generated_tokens, stopped.tokens.size());
+}
+
+// A stop string that the end of the text could start is held back, and comes in the last call
+// (token -1) when the generation ends by length.
+TEST_F(Api, HeldBackTextComesInALastCallWithTokenMinusOne) {
+    const std::vector<int32_t> p = prompt();
+    moevk::Session a(demo(), session_options(128, 1, 0.0f));
+    a.feed(p);
+    Streamed free_run = generate(a, 12);
+    const std::string& text = free_run.text;
+    ASSERT_GE(text.size(), 2u);
+    ASSERT_TRUE(std::all_of(text.end() - 2, text.end(), [](char c) { return c > 0 && c < 127; }))
+        << text;
+    const std::string stop = text.substr(text.size() - 2) + "\x01";
+
+    moevk::Session b(demo(), session_options(128, 1, 0.0f));
+    b.feed(p);
+    Streamed held = generate(b, 12, true, {stop});
+    EXPECT_EQ(held.result.end, MOEVK_END_LENGTH);
+    EXPECT_EQ(held.tokens, free_run.tokens);
+    EXPECT_EQ(held.result.generated_tokens, 12u) << "the call with token -1 is not a token";
+    EXPECT_EQ(held.final_calls, 1) << "no last call with the held-back text";
+    EXPECT_EQ(held.calls_after_final, 0);
+    EXPECT_GE(held.held_back.size(), 2u);
+    EXPECT_EQ(held.held_back, text.substr(text.size() - held.held_back.size()));
+    EXPECT_EQ(held.text, text) << "held back \"" << held.held_back << "\"";
 }
 
 TEST_F(Api, MaxTokensEndsWithLengthAndZeroOnlyEvaluates) {
@@ -903,7 +979,8 @@ struct HostVulkan {
     }
 
     // On the device named `name` (the shared engine's), so that the runs compare on one device.
-    void create(const std::string& name) {
+    // `library_features`: the features through moevk_host_device_enable_features, else by hand.
+    void create(const std::string& name, bool library_features = false) {
         uint32_t n_layers = 0;
         vkEnumerateInstanceLayerProperties(&n_layers, nullptr);
         std::vector<VkLayerProperties> layers(n_layers);
@@ -977,8 +1054,13 @@ struct HostVulkan {
         // Exactly what moevk_vulkan.h asks for, nothing more.
         VkPhysicalDeviceVulkan12Features v12{};
         v12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
-        v12.bufferDeviceAddress = VK_TRUE;
-        v12.timelineSemaphore = VK_TRUE;
+        if (library_features) {
+            moevk_host_device_enable_features(&v12);
+            ASSERT_TRUE(v12.bufferDeviceAddress && v12.timelineSemaphore);
+        } else {
+            v12.bufferDeviceAddress = VK_TRUE;
+            v12.timelineSemaphore = VK_TRUE;
+        }
         VkDeviceCreateInfo device_info{};
         device_info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
         device_info.pNext = &v12;
@@ -1145,7 +1227,7 @@ TEST_F(Api, HostDeviceLocksTheSharedQueueAroundItsSubmits) {
     const std::vector<int32_t> p = prompt();
     const std::vector<int32_t> own = generated_tokens(demo(), p, 78, 12);
     HostVulkan host;
-    ASSERT_NO_FATAL_FAILURE(host.create(engine().device_info().name));
+    ASSERT_NO_FATAL_FAILURE(host.create(engine().device_info().name, true));
     QueueLock lock;
     lock.queue = host.queue;
     lock.caller = std::this_thread::get_id();
@@ -1349,6 +1431,26 @@ INSTANTIATE_TEST_SUITE_P(Budgets, Step, ::testing::Values(2000u, 20000u),
                          [](const ::testing::TestParamInfo<uint32_t>& info) {
                              return std::to_string(info.param) + "us";
                          });
+
+// "Sessions build their shaders when created, so the first calls do not stall on compilation":
+// on an engine that has run nothing yet, the first budgeted steps return as quickly.
+TEST_F(Api, FirstStepsOnAFreshEngineDoNotStallOnCompilation) {
+    const std::vector<int32_t> p = prompt();
+    const moevk_session_options o = session_options(128, 314);
+    moevk::Engine fresh(validated_options());
+    moevk::Model model(fresh, kDemo);
+    moevk::Session s(model, o);
+    s.feed(p);
+    Streamed run;
+    s.start(collecting(run, 4));
+    StepLog log = step_until_done(s, 2000);
+    ASSERT_TRUE(log.last.done);
+    const double max_ms = *std::max_element(log.call_ms.begin(), log.call_ms.end());
+    std::printf("fresh engine, step(2000 us): %zu calls, first %.2f ms, max %.2f ms\n",
+                log.call_ms.size(), log.call_ms.front(), max_ms);
+    EXPECT_LE(max_ms, 2.0 + 50.0) << "a first step stalled";
+    EXPECT_EQ(run.tokens, generated_tokens(demo(), p, 314, 4));
+}
 
 TEST_F(Api, StopEndsAStartedGenerationAndOtherCallsAreBusy) {
     const std::vector<int32_t> p = prompt();
@@ -1671,6 +1773,31 @@ TEST_F(Api, DetokenizerStreamsMultiByteCharacters) {
         }
         expect_exception([&] { d.push(-3); }, MOEVK_ERROR_INVALID_ARGUMENT);
     }
+}
+
+// SentencePiece writes a word's space before it (U+2581): the first token of a text drops it
+// again, unless the detokenizer is told the tokens continue a text.
+TEST_F(Api, DetokenizerContinuationKeepsTheLeadingSpace) {
+    const fs::path spm = kFixtures / "vocab" / "ggml-vocab-llama-spm.gguf";
+    if (!fs::exists(spm)) GTEST_SKIP() << "no fixture at " << spm;
+    auto stream = [](moevk::Detokenizer& d, const std::vector<int32_t>& ids) {
+        std::string out;
+        for (int32_t id : ids) out += d.push(id);
+        return out + d.flush();
+    };
+    moevk::Tokenizer tok = moevk::Tokenizer::load(spm.string());
+    const std::vector<int32_t> ids = tok.tokenize("Hello world", 0);
+    ASSERT_FALSE(ids.empty());
+    EXPECT_EQ(tok.piece(ids[0]), " Hello") << "the fixture's first piece has no space to keep";
+    moevk::Detokenizer first(tok), continuing(tok, MOEVK_TEXT_CONTINUATION);
+    EXPECT_EQ(stream(first, ids), "Hello world");
+    EXPECT_EQ(stream(continuing, ids), " Hello world");
+    // Byte-level BPE has no such space: the flag changes nothing.
+    moevk::Tokenizer demo_tok = tokenizer();
+    const std::vector<int32_t> demo_ids = demo_tok.tokenize(" Hello world", 0);
+    moevk::Detokenizer plain(demo_tok), cont(demo_tok, MOEVK_TEXT_CONTINUATION);
+    EXPECT_EQ(stream(plain, demo_ids), " Hello world");
+    EXPECT_EQ(stream(cont, demo_ids), " Hello world");
 }
 
 TEST_F(Api, ChatRenderingAndTemplateNames) {

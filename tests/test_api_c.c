@@ -190,7 +190,10 @@ static size_t tokenize_plain(const moevk_tokenizer* tok, const char* text, int32
 
 struct token_log {
     int32_t tokens[256];
-    size_t count;
+    size_t count;     /* tokens streamed */
+    int final_calls;  /* calls with token -1: the text held back at the end */
+    int after_final;  /* calls that came after one with token -1 */
+    int unterminated; /* texts without a NUL at text[length] */
     char text[4096];
     size_t text_length;
     int stop_after; /* return 0 from the callback once this many tokens came (0: never) */
@@ -198,14 +201,30 @@ struct token_log {
 
 static int on_token(void* user, int32_t token, const char* text, size_t length) {
     struct token_log* log = (struct token_log*)user;
-    if (log->count < sizeof log->tokens / sizeof log->tokens[0]) log->tokens[log->count] = token;
-    ++log->count;
+    if (log->final_calls) ++log->after_final;
+    if (!text || text[length] != '\0') ++log->unterminated;
+    if (token == -1) {
+        ++log->final_calls;
+    } else {
+        if (log->count < sizeof log->tokens / sizeof log->tokens[0])
+            log->tokens[log->count] = token;
+        ++log->count;
+    }
     if (text && log->text_length + length < sizeof log->text) {
         memcpy(log->text + log->text_length, text, length);
         log->text_length += length;
         log->text[log->text_length] = '\0';
     }
-    return !(log->stop_after && (int)log->count >= log->stop_after);
+    return !(token != -1 && log->stop_after && (int)log->count >= log->stop_after);
+}
+
+/* The callback's conventions held: NUL-terminated texts, at most one call with token -1 and
+ * nothing after it. */
+static void check_token_log(const struct token_log* log, const char* what) {
+    CHECK_MSG(log->unterminated == 0, "%s: %d texts without their NUL", what, log->unterminated);
+    CHECK_MSG(log->final_calls <= 1, "%s: %d calls with token -1", what, log->final_calls);
+    CHECK_MSG(log->after_final == 0, "%s: %d calls after the one with token -1", what,
+              log->after_final);
 }
 
 /* The session still works: one more token fed and one generated. */
@@ -273,6 +292,25 @@ static void test_version_and_names(void) {
     if (moevk_host_device_requirements()) {
         CHECK(strstr(moevk_host_device_requirements(), "bufferDeviceAddress") != NULL);
         CHECK(strstr(moevk_host_device_requirements(), "timelineSemaphore") != NULL);
+    }
+
+    /* enable_features turns on the two features and leaves every other field as it was. */
+    {
+        VkPhysicalDeviceVulkan12Features f, expected;
+        memset(&f, 0, sizeof f);
+        f.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+        f.shaderFloat16 = VK_TRUE;
+        f.hostQueryReset = VK_TRUE;
+        expected = f;
+        expected.bufferDeviceAddress = VK_TRUE;
+        expected.timelineSemaphore = VK_TRUE;
+        moevk_host_device_enable_features(&f);
+        CHECK(f.bufferDeviceAddress == VK_TRUE && f.timelineSemaphore == VK_TRUE);
+        CHECK_MSG(memcmp(&f, &expected, sizeof f) == 0,
+                  "other fields of the feature struct changed");
+        /* Already on stays on; a host's own choices stay. */
+        moevk_host_device_enable_features(&f);
+        CHECK(memcmp(&f, &expected, sizeof f) == 0);
     }
 }
 
@@ -485,6 +523,8 @@ static void test_model_info(moevk_model* model) {
     CHECK(info.file_bytes == (uint64_t)file_size(DEMO_MODEL));
     CHECK(info.device_bytes > 0);
     CHECK(info.experts_paged == 0);
+    CHECK_MSG(info.vocab_error[0] == '\0', "vocab_error \"%s\" on a model with a vocabulary",
+              info.vocab_error);
     CHECK_MSG(info.chat_template[0] != '\0', "the demo model has a ChatML template");
     for (i = 0; moevk_chat_template_name(i); ++i)
         if (strcmp(moevk_chat_template_name(i), info.chat_template) == 0) known_template = 1;
@@ -873,6 +913,7 @@ static void test_session(moevk_model* model, const moevk_tokenizer* tok) {
     CHECK_MSG(r.end == MOEVK_END_LENGTH, "end %s", moevk_end_reason_name(r.end));
     CHECK(r.generated_tokens == 8);
     CHECK(log.count == 8);
+    check_token_log(&log, "generate");
     CHECK_MSG(r.prompt_tokens == 0, "%u prompt tokens, but nothing was pending", r.prompt_tokens);
     CHECK(r.generate_seconds > 0.0);
     memset(&last, 0, sizeof last);
@@ -909,6 +950,8 @@ static void test_session(moevk_model* model, const moevk_tokenizer* tok) {
     EXPECT_OK(moevk_session_generate(s, &g, &r));
     CHECK(r.end == MOEVK_END_STOPPED);
     CHECK(log.count == 2);
+    CHECK_MSG(log.final_calls == 0, "a call with token -1 after the callback said stop");
+    check_token_log(&log, "stopped generate");
     CHECK(r.generated_tokens == 2);
 
     /* Truncate and reset. */
@@ -1118,6 +1161,9 @@ static void test_step_mode(moevk_model* model, const moevk_tokenizer* tok) {
     }
     CHECK(done);
     CHECK_MSG(sr.end == MOEVK_END_LENGTH, "end %s", moevk_end_reason_name(sr.end));
+    check_token_log(&la, "generate");
+    check_token_log(&lb, "step");
+    CHECK(lb.text_length == la.text_length && memcmp(la.text, lb.text, la.text_length) == 0);
     CHECK(lb.count == la.count &&
           memcmp(la.tokens, lb.tokens, la.count * sizeof la.tokens[0]) == 0);
     EXPECT_STATUS(moevk_session_step(NULL, 5000, &sr), MOEVK_ERROR_INVALID_ARGUMENT, NULL);
