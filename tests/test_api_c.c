@@ -7,6 +7,7 @@
  *
  * No test framework: CHECK prints file:line and counts, and the exit status is the count. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -984,6 +985,85 @@ static void test_session(moevk_model* model, const moevk_tokenizer* tok) {
     moevk_session_destroy(s);
 }
 
+/* A conversation through the template: the history is the tokens of its rendering. */
+static void test_feed_chat(moevk_model* model, const moevk_tokenizer* tok) {
+    moevk_session_options so = small_session(256);
+    moevk_session* s = NULL;
+    moevk_message conv[1], broken[1];
+    moevk_chat_options co = moevk_chat_options_default();
+    moevk_generate_options g = moevk_generate_options_default();
+    moevk_generation r;
+    moevk_session_info info;
+    char text[1024];
+    int32_t expected[256], history[256];
+    size_t len = 0, n = 0, count = 0;
+
+    conv[0].role = MOEVK_ROLE_USER;
+    conv[0].content = "May I copy it?";
+    broken[0].role = MOEVK_ROLE_USER;
+    broken[0].content = NULL;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    if (!EXPECT_OK(moevk_session_create(model, &so, &s))) return;
+
+    EXPECT_STATUS(moevk_session_feed_chat(NULL, conv, 1, &co), MOEVK_ERROR_INVALID_ARGUMENT, NULL);
+    EXPECT_STATUS(moevk_session_feed_chat(s, NULL, 1, &co), MOEVK_ERROR_INVALID_ARGUMENT, NULL);
+    EXPECT_STATUS(moevk_session_feed_chat(s, broken, 1, &co), MOEVK_ERROR_INVALID_ARGUMENT, NULL);
+    co.template_name = "no-such-template-x9";
+    EXPECT_STATUS2(moevk_session_feed_chat(s, conv, 1, &co), MOEVK_ERROR_INVALID_ARGUMENT,
+                   MOEVK_ERROR_UNSUPPORTED, "no-such-template-x9");
+    EXPECT_OK(moevk_session_get_info(s, &info));
+    CHECK(info.position == 0 && info.pending == 0);
+
+    co = moevk_chat_options_default();
+    EXPECT_OK(moevk_chat_render(tok, conv, 1, &co, text, sizeof text, &len));
+    EXPECT_OK(moevk_tokenize(tok, text, len, MOEVK_TOKENIZE_PARSE_SPECIAL, expected, 256, &n));
+    EXPECT_OK(moevk_session_feed_chat(s, conv, 1, &co));
+    g.max_tokens = 0;
+    EXPECT_OK(moevk_session_generate(s, &g, &r));
+    CHECK_MSG(r.prompt_tokens == n, "evaluated %u tokens of a %u-token rendering", r.prompt_tokens,
+              (unsigned)n);
+    EXPECT_OK(moevk_session_get_tokens(s, history, 256, &count));
+    CHECK(count == n && memcmp(history, expected, n * sizeof expected[0]) == 0);
+    /* The same conversation again: nothing new to evaluate. */
+    EXPECT_OK(moevk_session_feed_chat(s, conv, 1, &co));
+    EXPECT_OK(moevk_session_generate(s, &g, &r));
+    CHECK_MSG(r.prompt_tokens <= 1, "the same conversation evaluated %u tokens again",
+              r.prompt_tokens);
+    check_session_works(s, expected[0], "feed_chat");
+    moevk_session_destroy(s);
+}
+
+/* The library writes no byte past the struct_size it is given (the room later versions add
+ * fields in): a smaller struct_size is either refused or filled only that far. */
+static void test_struct_size(moevk_model* model) {
+    moevk_session_options so = small_session(64);
+    moevk_session* s = NULL;
+    unsigned char buf[sizeof(moevk_session_info) + 16];
+    moevk_session_info* info = (moevk_session_info*)(void*)buf;
+    size_t i, size = offsetof(moevk_session_info, pending);
+    int past = 0;
+    moevk_status st;
+
+    if (!EXPECT_OK(moevk_session_create(model, &so, &s))) return;
+    memset(buf, 0xAB, sizeof buf);
+    info->struct_size = (uint32_t)size;
+    st = moevk_session_get_info(s, info);
+    copy_last_error();
+    for (i = size; i < sizeof buf; ++i)
+        if (buf[i] != 0xAB) past = 1;
+    CHECK_MSG(!past, "moevk_session_get_info wrote past struct_size %u (%s)", (unsigned)size,
+              moevk_status_name(st));
+    if (st == MOEVK_OK)
+        CHECK(info->n_ctx == 64 && info->position == 0);
+    else
+        CHECK_MSG(last_message[0] != '\0', "a refused struct_size without a message");
+
+    moevk_session_destroy(s);
+}
+
 static void test_context_full(moevk_model* model, const moevk_tokenizer* tok) {
     moevk_session_options so = small_session(16);
     moevk_session* s = NULL;
@@ -1294,6 +1374,8 @@ int main(void) {
         test_detokenizer(tok);
         test_chat_render(tok);
         test_session(model, tok);
+        test_feed_chat(model, tok);
+        test_struct_size(model);
         test_context_full(model, tok);
         test_stats(model, tok);
         test_step_mode(model, tok);
