@@ -852,6 +852,11 @@ TEST_F(Api, SessionWrappersThrowForBadInput) {
     bad_sampling.min_p = -0.5f;
     expect_exception([&] { s.set_sampling(bad_sampling); }, MOEVK_ERROR_INVALID_ARGUMENT,
                      {"min_p"});
+    // Nothing fed, nothing evaluated: no logits to sample the first token from (as sample()).
+    moevk::Generate four;
+    four.max_tokens = 4;
+    expect_exception([&] { s.generate(four); }, MOEVK_ERROR_INVALID_ARGUMENT);
+    expect_exception([&] { s.start(four); }, MOEVK_ERROR_INVALID_ARGUMENT);
     expect_exception([&] { s.layer_stats(kDemoLayers); }, MOEVK_ERROR_INVALID_ARGUMENT,
                      {std::to_string(kDemoLayers)});
     // Still usable.
@@ -1555,6 +1560,27 @@ TEST_F(Api, StatsCountTokensAndExperts) {
     EXPECT_EQ(st.generated_tokens, 0u);
     counts = s.expert_counts(kDemoLayers, kDemoExperts);
     EXPECT_TRUE(std::all_of(counts.begin(), counts.end(), [](uint64_t c) { return c == 0; }));
+}
+
+// session_info.device_bytes is "the plan's device memory: resident weights, cache, slots", the
+// same parts the budget covers (moevk_model_options.vram_budget: "the device memory each session
+// may use, the resident weights included"). A session with a longer context has a larger KV
+// cache, paged or not.
+TEST_F(Api, SessionDeviceBytesCountTheSessionsOwnMemory) {
+    moevk_model_options mo = moevk_model_options_default();
+    mo.vram_budget = "50%";
+    moevk::Model paged(engine(), kDemo, mo);
+    for (const moevk::Model* m : {&demo(), &paged}) {
+        SCOPED_TRACE(m == &demo() ? "all resident" : "paged");
+        moevk::Session small(*m, session_options(64, 1)), large(*m, session_options(4096, 1));
+        const uint64_t weights = m->info().device_bytes;
+        const uint64_t a = small.info().device_bytes, b = large.info().device_bytes;
+        // K and V, f32, per layer: 4032 more positions x n_kv_heads (2) x 128.
+        const uint64_t kv_difference = uint64_t(4096 - 64) * 2 * 128 * 4 * 2 * kDemoLayers;
+        EXPECT_GT(a, weights) << "the session's own buffers are not counted";
+        EXPECT_GE(b, a + kv_difference)
+            << "n_ctx 64: " << a << " bytes, n_ctx 4096: " << b << " bytes";
+    }
 }
 
 TEST_F(Api, PagedExpertsGiveTheSameTokensAndCountMisses) {
