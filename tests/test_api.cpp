@@ -773,7 +773,7 @@ TEST_F(Api, EvalLogitsEqualTokenByToken) {
     const std::vector<int32_t> p = prompt();
     const size_t nv = kDemoVocab;
     moevk::Session a(demo(), session_options(128, 1));
-    std::vector<float> rows = a.eval(p, true, nv);
+    std::vector<float> rows = a.eval(p, true);
     ASSERT_EQ(rows.size(), p.size() * nv);
     std::span<const float> last = a.logits();
     ASSERT_EQ(last.size(), nv);
@@ -783,7 +783,7 @@ TEST_F(Api, EvalLogitsEqualTokenByToken) {
     moevk::Session b(demo(), session_options(128, 1));
     double worst = 0;
     for (size_t i = 0; i < p.size(); ++i) {
-        std::vector<float> row = b.eval(std::span<const int32_t>(&p[i], 1), true, uint32_t(nv));
+        std::vector<float> row = b.eval(std::span<const int32_t>(&p[i], 1), true);
         ASSERT_EQ(row.size(), nv);
         EXPECT_TRUE(rows_close(rows.data() + i * nv, row.data(), nv)) << "position " << i;
         double diff = 0, scale = 0;
@@ -803,12 +803,12 @@ TEST_F(Api, TruncateKeepsAPrefixAndResetForgetsEverything) {
     const size_t nv = kDemoVocab;
     ASSERT_GT(p.size(), 8u);
     moevk::Session s(demo(), session_options(128, 1));
-    std::vector<float> full = s.eval(p, true, nv);
+    std::vector<float> full = s.eval(p, true);
 
     s.truncate(5);
     EXPECT_EQ(s.tokens(), std::vector<int32_t>(p.begin(), p.begin() + 5));
     EXPECT_EQ(s.info().position, 5u);
-    std::vector<float> tail = s.eval(std::span<const int32_t>(p).subspan(5), true, nv);
+    std::vector<float> tail = s.eval(std::span<const int32_t>(p).subspan(5), true);
     for (size_t i = 5; i < p.size(); ++i)
         EXPECT_TRUE(rows_close(tail.data() + (i - 5) * nv, full.data() + i * nv, nv))
             << "position " << i;
@@ -827,7 +827,7 @@ TEST_F(Api, TruncateKeepsAPrefixAndResetForgetsEverything) {
     EXPECT_EQ(s.info().position, 0u);
     EXPECT_EQ(s.info().pending, 0u);
     // The same input on the same path again: the same bits.
-    std::vector<float> again = s.eval(p, true, nv);
+    std::vector<float> again = s.eval(p, true);
     EXPECT_TRUE(again == full) << "eval after reset() differs from the first eval";
 }
 
@@ -835,10 +835,12 @@ TEST_F(Api, NothingToReadBeforeTheFirstEval) {
     moevk::Session s(demo(), session_options(64, 1));
     expect_exception([&] { s.logits(); }, MOEVK_ERROR_INVALID_ARGUMENT);
     expect_exception([&] { s.sample(); }, MOEVK_ERROR_INVALID_ARGUMENT);
-    // The wrapper needs n_vocab for the first eval with all logits.
-    const std::vector<int32_t> p = prompt();
-    expect_exception([&] { s.eval(p, true); }, MOEVK_ERROR_INVALID_ARGUMENT);
     EXPECT_TRUE(s.tokens().empty());
+    // The first eval with all logits sizes its rows from session_info's n_vocab.
+    const std::vector<int32_t> p = prompt();
+    EXPECT_EQ(s.info().n_vocab, kDemoVocab);
+    EXPECT_EQ(s.eval(p, true).size(), p.size() * kDemoVocab);
+    EXPECT_EQ(s.tokens(), p);
 }
 
 TEST_F(Api, SessionWrappersThrowForBadInput) {
@@ -1590,7 +1592,6 @@ TEST_F(Api, PagedExpertsGiveTheSameTokensAndCountMisses) {
     EXPECT_EQ(paged.info().experts_paged, 1);
     const std::vector<int32_t> p = prompt();
     const moevk_session_options o = session_options(128, 5);
-    const size_t nv = kDemoVocab;
 
     moevk::Session ps(paged, o), rs(demo(), o);
     moevk_session_info info = ps.info();
@@ -1601,7 +1602,7 @@ TEST_F(Api, PagedExpertsGiveTheSameTokensAndCountMisses) {
     EXPECT_EQ(rs.info().paged, 0);
 
     // Bit-identical logits (docs/ARCHITECTURE.md, "Bit-identical logits"), then the same tokens.
-    std::vector<float> lp = ps.eval(p, true, nv), lr = rs.eval(p, true, nv);
+    std::vector<float> lp = ps.eval(p, true), lr = rs.eval(p, true);
     EXPECT_TRUE(lp == lr) << "paged and resident prompt logits differ";
     std::vector<int32_t> tp = generate(ps, 12).tokens, tr = generate(rs, 12).tokens;
     EXPECT_EQ(tp, tr);

@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
         nlohmann::json experts;
 
         auto t0 = std::chrono::steady_clock::now();
-        dump(session.eval(prompt_tokens, !logits_path.empty(), info.n_vocab));
+        dump(session.eval(prompt_tokens, !logits_path.empty()));
         auto t1 = std::chrono::steady_clock::now();
         if (so.record_experts) append_experts(experts, session, info, uint32_t(prompt_tokens.size()));
 
@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
                 break;
             }
             std::vector<int32_t> one{next};
-            dump(session.eval(one, !logits_path.empty(), info.n_vocab));
+            dump(session.eval(one, !logits_path.empty()));
             if (so.record_experts) append_experts(experts, session, info, 1);
         }
         if (detok) std::cout << detok->flush();

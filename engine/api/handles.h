@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,10 @@
 
 struct moevk_engine {
     std::shared_ptr<moevk::gpu::Context> context;
+    // Models and sessions of one engine are made one at a time: each measures the device
+    // memory it took from the engine's arena (the VRAM budget's arithmetic), which another
+    // thread's allocations would disturb.
+    std::shared_ptr<std::mutex> creation_lock = std::make_shared<std::mutex>();
 };
 
 struct moevk_tokenizer {
@@ -40,6 +45,7 @@ struct ModelDefaults {
 
 struct LoadedModel {
     std::shared_ptr<gpu::Context> context;
+    std::shared_ptr<std::mutex> creation_lock;  // the engine's
     model::ModelFile file;
     std::unique_ptr<runtime::DeviceModel> device;
     std::optional<moevk_tokenizer> tokenizer;  // none when the vocabulary cannot be read

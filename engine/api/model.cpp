@@ -68,7 +68,8 @@ moevk_status moevk_model_load(moevk_engine* engine, const char* path, const moev
     return guard([&] {
         moevk_model*& out = need(model, "moevk_model_load", "model");
         out = nullptr;
-        std::shared_ptr<gpu::Context> context = need(engine, "moevk_model_load", "engine").context;
+        moevk_engine& e = need(engine, "moevk_model_load", "engine");
+        std::shared_ptr<gpu::Context> context = e.context;
         std::string file = need_text(path, "moevk_model_load", "path");
         moevk_model_options o = read_struct(options, moevk_model_options_default(), "moevk_model_load", "options");
         ModelDefaults defaults = defaults_from(o);
@@ -89,9 +90,10 @@ moevk_status moevk_model_load(moevk_engine* engine, const char* path, const moev
         } catch (const Error& e) {
             vocab_error = e.what();
         }
-        auto loaded = std::make_shared<LoadedModel>(LoadedModel{context, std::move(opened), nullptr,
+        auto loaded = std::make_shared<LoadedModel>(LoadedModel{context, e.creation_lock, std::move(opened), nullptr,
                                                                 std::move(tokenizer), vocab_error, defaults});
         runtime::DeviceModelOptions device_options{.page_experts = defaults.vram_budget.has_value()};
+        std::lock_guard<std::mutex> guard(*e.creation_lock);
         loaded->device = std::make_unique<runtime::DeviceModel>(
             *context, loaded->file, device_options,
             [&](uint32_t done, uint32_t total) { report_progress(o, file, total ? float(done) / float(total) : 1.0f); });

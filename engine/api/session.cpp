@@ -106,7 +106,10 @@ moevk_status moevk_session_create(moevk_model* model, const moevk_session_option
         so.prefetch = m->defaults.prefetch;
         auto s = std::make_unique<moevk_session>();
         s->model = m;
-        s->session = std::make_unique<runtime::Session>(*m->context, *m->device, so);
+        {
+            std::lock_guard<std::mutex> guard(*m->creation_lock);
+            s->session = std::make_unique<runtime::Session>(*m->context, *m->device, so);
+        }
         s->session->warm_up();
         s->generator =
             std::make_unique<runtime::Generator>(*m->context, *s->session,

@@ -22,6 +22,7 @@ moevk_status moevk_session_get_info(const moevk_session* session, moevk_session_
         const model::ModelConfig& c = s.model->file.config();
         moevk_session_info i{sizeof(moevk_session_info)};
         i.n_ctx = s.session->n_ctx();
+        i.n_vocab = c.n_vocab;
         i.position = static_cast<uint32_t>(s.generator->history().size());
         i.pending = static_cast<uint32_t>(s.generator->pending().size());
         i.paged = s.session->paged();
@@ -32,7 +33,7 @@ moevk_status moevk_session_get_info(const moevk_session* session, moevk_session_
             copy_name(i.plan, experts::describe(*plan));
         } else {
             i.expert_slots = i.total_experts;
-            i.device_bytes = s.model->device->device_bytes();
+            i.device_bytes = s.model->device->device_bytes() + s.session->device_bytes();
         }
         write_struct(info, i, fn, "info");
     });

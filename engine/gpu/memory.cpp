@@ -43,6 +43,7 @@ Arena::~Arena() {
 }
 
 VkDeviceSize Arena::bytes_reserved() const {
+    std::lock_guard<std::mutex> guard(lock_);
     VkDeviceSize total = 0;
     for (const Block& b : blocks_) total += b.size;
     return total;
@@ -139,6 +140,7 @@ void Arena::destroy_block(Block& b) {
 Buffer Arena::allocate(VkDeviceSize bytes, const std::string& what) {
     if (bytes == 0) throw Error(ErrorCode::InvalidArgument, what + ": cannot allocate 0 bytes");
     VkDeviceSize size = align_up(bytes, kAlignment);
+    std::lock_guard<std::mutex> guard(lock_);
     auto take = [&](size_t index) -> std::optional<Buffer> {
         Block& b = blocks_[index];
         for (auto it = b.free.begin(); it != b.free.end(); ++it) {
@@ -170,6 +172,7 @@ Buffer Arena::allocate(VkDeviceSize bytes, const std::string& what) {
 }
 
 void Arena::release(size_t index, VkDeviceSize offset, VkDeviceSize size) {
+    std::lock_guard<std::mutex> guard(lock_);
     Block& b = blocks_[index];
     in_use_ -= size;
     auto [it, inserted] = b.free.emplace(offset, size);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -62,9 +63,13 @@ public:
     Arena& operator=(const Arena&) = delete;
 
     // `what` names the tensor or buffer in the error when the allocation cannot be made.
+    // Allocation and release may run on several threads at once (sessions of one engine).
     Buffer allocate(VkDeviceSize bytes, const std::string& what);
 
-    VkDeviceSize bytes_in_use() const { return in_use_; }
+    VkDeviceSize bytes_in_use() const {
+        std::lock_guard<std::mutex> guard(lock_);
+        return in_use_;
+    }
     VkDeviceSize bytes_reserved() const;
 
 private:
@@ -85,6 +90,7 @@ private:
     Context& ctx_;
     MemoryKind kind_;
     VkDeviceSize block_bytes_;
+    mutable std::mutex lock_;  // over in_use_ and blocks_
     VkDeviceSize in_use_ = 0;
     std::vector<Block> blocks_;
 };

@@ -69,6 +69,7 @@ Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions opt
                     "session: a VRAM budget needs a DeviceModel loaded with page_experts; this one holds every "
                     "expert already");
     if (model.experts_paged()) init_paging();
+    device_bytes_ = ctx.arena(gpu::MemoryKind::Device).bytes_in_use() - arena_at_start_;
 }
 
 Session::~Session() {

@@ -90,6 +90,8 @@ public:
     uint32_t piece_tokens() const { return piece_tokens_; }
 
     const SessionOptions& options() const { return options_; }
+    // Device memory this session allocated: KV cache, activations, scratch (and expert slots).
+    uint64_t device_bytes() const { return device_bytes_; }
     const DeviceModel& model() const { return model_; }
     uint32_t position() const { return position_; }
     uint32_t n_ctx() const { return n_ctx_; }
@@ -139,6 +141,7 @@ private:
     uint32_t n_ctx_ = 0;
     uint32_t position_ = 0;
     uint64_t arena_at_start_;  // device bytes in use before this session's buffers
+    uint64_t device_bytes_ = 0;
     LinearWorkspace linear_ws_;
     moe::MoeLayer moe_;
     std::vector<gpu::Buffer> k_cache_, v_cache_;  // per layer [n_ctx][kv_dim]

@@ -11,9 +11,16 @@
  *
  * Errors. Every function that can fail returns a moevk_status. On failure the message of the
  * error, naming the file, tensor, field or value, is kept for the calling thread and read with
- * moevk_last_error(); a call that succeeds clears it. Nothing crosses this boundary as a C++
- * exception, and the library never prints, aborts or exits. A handle stays usable after any
- * error it reports.
+ * moevk_last_error(); a call that succeeds clears it (the functions that return names or
+ * versions, and moevk_last_error itself, leave it alone). Nothing crosses this boundary as a
+ * C++ exception, and the library never prints, aborts or exits. A handle stays usable after any
+ * error it reports. An options pointer may be NULL for the defaults; any other NULL handle or
+ * pointer is MOEVK_ERROR_INVALID_ARGUMENT.
+ *
+ * Text out. Functions that write text take (text, capacity, length): `*length` gets the text's
+ * byte count without the NUL, and the buffer must hold the text and a NUL (capacity > length);
+ * otherwise the call writes what fits with a NUL, and fails with MOEVK_ERROR_BUFFER_TOO_SMALL
+ * (call again with capacity = *length + 1). Arrays out work alike with a count.
  *
  * Threads. Handles of different engines are independent: two engines work on two threads at
  * once. A model and its tokenizer are read-only once loaded: any number of threads may use
@@ -112,7 +119,8 @@ typedef struct moevk_device_info {
     int has_transfer_queue;      /* a dedicated one (engines that own their device) */
 } moevk_device_info;
 
-/* The Vulkan devices the loader offers, in enumeration order (the index an engine takes). */
+/* The Vulkan devices the loader offers, in enumeration order (the index an engine takes); an
+ * index past them is MOEVK_ERROR_NO_DEVICE. */
 MOEVK_API moevk_status moevk_device_count(uint32_t* count);
 MOEVK_API moevk_status moevk_device_get_info(uint32_t index, moevk_device_info* info);
 
@@ -299,7 +307,8 @@ typedef struct moevk_session_options {
 MOEVK_API moevk_sampling moevk_sampling_default(void);
 MOEVK_API moevk_session_options moevk_session_options_default(void);
 /* A session pages experts within the model's VRAM budget when the model was loaded with one;
- * a budget too small for one layer's top-k fails here, naming the smallest that works. */
+ * a budget too small for one layer's top-k fails here with MOEVK_ERROR_INVALID_ARGUMENT, naming
+ * the smallest that works. */
 MOEVK_API moevk_status moevk_session_create(moevk_model* model, const moevk_session_options* options,
                                             moevk_session** session);
 MOEVK_API void moevk_session_destroy(moevk_session* session);
@@ -318,7 +327,8 @@ MOEVK_API moevk_status moevk_session_feed_chat(moevk_session* session, const moe
 MOEVK_API moevk_status moevk_session_eval(moevk_session* session, const int32_t* tokens, size_t count,
                                           float* logits);
 /* The logits after the last evaluated position (n_vocab floats, valid until the session's
- * next call). MOEVK_ERROR_INVALID_ARGUMENT before anything was evaluated. */
+ * next call). MOEVK_ERROR_INVALID_ARGUMENT when nothing was evaluated since the session began,
+ * its reset, or a truncate that dropped tokens. */
 MOEVK_API moevk_status moevk_session_get_logits(const moevk_session* session, const float** logits,
                                                 uint32_t* n_vocab);
 /* Draws the next token from the last logits with the session's sampler (penalties over the
@@ -338,7 +348,7 @@ typedef enum moevk_end_reason {
     MOEVK_END_EOG = 1,          /* an end-of-generation token was sampled (not fed) */
     MOEVK_END_STOP_STRING = 2,  /* a stop string appeared (its text not streamed) */
     MOEVK_END_LENGTH = 3,       /* max_tokens were generated */
-    MOEVK_END_CONTEXT_FULL = 4, /* no room for another token */
+    MOEVK_END_CONTEXT_FULL = 4, /* no room for another token (nothing more was sampled) */
     MOEVK_END_STOPPED = 5,      /* the callback returned 0, or moevk_session_stop */
     MOEVK_END_ERROR = 6         /* the step failed: the status says why */
 } moevk_end_reason;
@@ -397,8 +407,11 @@ typedef struct moevk_step_result {
 } moevk_step_result;
 
 MOEVK_API moevk_status moevk_session_start(moevk_session* session, const moevk_generate_options* options);
+/* Without a started generation (before start, or after the call that reported done) it runs
+ * nothing and reports done with the last generation's end. */
 MOEVK_API moevk_status moevk_session_step(moevk_session* session, uint32_t budget_us, moevk_step_result* result);
-/* Ends a started generation (waiting for its GPU work, at most one piece); the tokens so far stay. */
+/* Ends a started generation (waiting for its GPU work in flight); the tokens so far stay.
+ * Without one it does nothing. */
 MOEVK_API moevk_status moevk_session_stop(moevk_session* session);
 /* The result of the last generation, started or blocking (prompt and generation figures). */
 MOEVK_API moevk_status moevk_session_last_generation(const moevk_session* session, moevk_generation* result);
@@ -413,6 +426,7 @@ typedef struct moevk_session_info {
     uint32_t total_experts;  /* layers x experts */
     uint64_t device_bytes;   /* the plan's device memory: resident weights, cache, slots */
     char plan[256];          /* the slot plan in words, or "" without paging */
+    uint32_t n_vocab;        /* logits per position */
 } moevk_session_info;
 
 typedef struct moevk_session_stats {

@@ -28,7 +28,9 @@ private:
 };
 
 inline void check(moevk_status status) {
-    if (status != MOEVK_OK) throw Exception(status, std::string(moevk_status_name(status)) + ": " + moevk_last_error());
+    if (status == MOEVK_OK) return;
+    std::string message = moevk_last_error();
+    throw Exception(status, std::string(moevk_status_name(status)) + ": " + message);
 }
 
 namespace detail {
@@ -229,7 +231,12 @@ public:
         check(moevk_model_get_info(get(), &info));
         return info;
     }
-    Tokenizer tokenizer() const { return Tokenizer(moevk_model_get_tokenizer(get())); }
+    // Throws when the file's vocabulary could not be read (info().vocab_error says why).
+    Tokenizer tokenizer() const {
+        const moevk_tokenizer* t = moevk_model_get_tokenizer(get());
+        if (!t) throw Exception(MOEVK_ERROR_UNSUPPORTED, std::string("the model has no tokenizer: ") + info().vocab_error);
+        return Tokenizer(t);
+    }
 
 private:
     std::unique_ptr<moevk_model, detail::Deleter<moevk_model, moevk_model_destroy>> handle_;
@@ -262,12 +269,9 @@ public:
     }
     // Evaluates the pending input and `tokens`; returns tokens.size() x n_vocab logits when
     // `all_logits`, else nothing (read logits()).
-    std::vector<float> eval(std::span<const int32_t> tokens, bool all_logits = false, uint32_t n_vocab = 0) {
+    std::vector<float> eval(std::span<const int32_t> tokens, bool all_logits = false) {
         std::vector<float> out;
-        if (all_logits) {
-            if (!n_vocab) n_vocab = vocab_size();
-            out.resize(tokens.size() * size_t(n_vocab));
-        }
+        if (all_logits) out.resize(tokens.size() * size_t(info().n_vocab));
         check(moevk_session_eval(get(), tokens.data(), tokens.size(), all_logits ? out.data() : nullptr));
         return out;
     }
@@ -365,13 +369,6 @@ public:
     void reset_stats() { check(moevk_session_reset_stats(get())); }
 
 private:
-    uint32_t vocab_size() const {
-        const float* p = nullptr;
-        uint32_t n = 0;
-        if (moevk_session_get_logits(get(), &p, &n) == MOEVK_OK) return n;
-        throw Exception(MOEVK_ERROR_INVALID_ARGUMENT, "Session::eval: pass n_vocab for the first evaluation");
-    }
-
     // One generation's C options and the relay from the C callback to the C++ one; an exception
     // thrown by the callback stops the generation and is rethrown to the caller.
     struct Call {
