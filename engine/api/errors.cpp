@@ -73,6 +73,21 @@ void write_text(const std::string& text, char* out, size_t capacity, size_t* len
     out[text.size()] = '\0';
 }
 
+void require_room(size_t needed, size_t capacity, const char* function, const char* what) {
+    if (needed > capacity)
+        throw ApiError(MOEVK_ERROR_BUFFER_TOO_SMALL, std::string(function) + ": " + std::to_string(needed) + " " +
+                                                         what + " need room, the buffer has " + std::to_string(capacity));
+}
+
+void write_ids(const std::vector<uint32_t>& ids, int32_t* out, size_t capacity, size_t* count, const char* function,
+               const char* what) {
+    need(count, function, "count");
+    if (capacity > 0) need(out, function, "tokens");
+    *count = ids.size();
+    for (size_t i = 0; i < std::min(capacity, ids.size()); ++i) out[i] = int32_t(ids[i]);
+    require_room(ids.size(), capacity, function, (std::string("tokens of ") + what).c_str());
+}
+
 }  // namespace moevk::api
 
 using namespace moevk::api;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "gpu/error.h"
 #include "moevk/moevk.h"
@@ -99,6 +100,13 @@ void write_struct(T* out, T value, const char* function, const char* argument) {
 // `*length` gets the text's length. ApiError(MOEVK_ERROR_BUFFER_TOO_SMALL) when text and NUL
 // do not fit.
 void write_text(const std::string& text, char* out, size_t capacity, size_t* length, const char* function);
+
+// ApiError(MOEVK_ERROR_BUFFER_TOO_SMALL) when `needed` values (of `what`) pass `capacity`.
+void require_room(size_t needed, size_t capacity, const char* function, const char* what);
+// Copies token ids into a caller's array: at most `capacity`, `*count` gets how many there are,
+// and require_room's error when they do not all fit. `out` may be NULL only with capacity 0.
+void write_ids(const std::vector<uint32_t>& ids, int32_t* out, size_t capacity, size_t* count, const char* function,
+               const char* what);
 
 // Copies a NUL-terminated string into a fixed char array, cut to fit.
 template <size_t N>

@@ -190,15 +190,7 @@ moevk_status moevk_session_truncate(moevk_session* session, uint32_t n_keep) {
 moevk_status moevk_session_get_tokens(const moevk_session* session, int32_t* tokens, size_t capacity, size_t* count) {
     return guard([&] {
         const char* fn = "moevk_session_get_tokens";
-        const std::vector<uint32_t>& history = generator(session, fn).history();
-        size_t& n = need(count, fn, "count");
-        if (capacity > 0) need(tokens, fn, "tokens");
-        n = history.size();
-        for (size_t i = 0; i < std::min(capacity, history.size()); ++i) tokens[i] = int32_t(history[i]);
-        if (history.size() > capacity)
-            throw ApiError(MOEVK_ERROR_BUFFER_TOO_SMALL, std::string(fn) + ": the history has " +
-                                                             std::to_string(history.size()) +
-                                                             " tokens, the buffer room for " + std::to_string(capacity));
+        write_ids(generator(session, fn).history(), tokens, capacity, count, fn, "the history");
     });
 }
 

@@ -90,11 +90,7 @@ moevk_status moevk_session_get_expert_counts(const moevk_session* session, uint6
         const moevk_session& s = need_session(session, fn);
         const model::ModelConfig& c = s.model->file.config();
         const size_t needed = size_t(c.n_layers) * c.moe.n_experts;
-        if (capacity < needed)
-            throw ApiError(MOEVK_ERROR_BUFFER_TOO_SMALL, std::string(fn) + ": " + std::to_string(c.n_layers) +
-                                                             " layers x " + std::to_string(c.moe.n_experts) +
-                                                             " experts need room for " + std::to_string(needed) +
-                                                             " counts, the buffer has " + std::to_string(capacity));
+        require_room(needed, capacity, fn, "counts");
         need(counts, fn, "counts");
         std::fill(counts, counts + needed, 0);
         const std::vector<uint64_t>& recorded = s.generator->stats().expert_tokens;
@@ -123,10 +119,7 @@ moevk_status moevk_session_get_last_experts(const moevk_session* session, uint32
         T = selected.empty() ? 0 : static_cast<uint32_t>(selected[0].size() / K);
         size_t needed = 0;
         for (const auto& layer : selected) needed += layer.size();
-        if (capacity < needed)
-            throw ApiError(MOEVK_ERROR_BUFFER_TOO_SMALL, std::string(fn) + ": the last step selected " +
-                                                             std::to_string(needed) + " ids, the buffer has room for " +
-                                                             std::to_string(capacity));
+        require_room(needed, capacity, fn, "ids");
         if (needed) need(ids, fn, "ids");
         for (const auto& layer : selected) ids = std::copy(layer.begin(), layer.end(), ids);
     });

@@ -58,18 +58,13 @@ moevk_status moevk_tokenize(const moevk_tokenizer* tokenizer, const char* text, 
     return guard([&] {
         const char* fn = "moevk_tokenize";
         const moevk_tokenizer& t = need(tokenizer, fn, "tokenizer");
-        size_t& n = need(count, fn, "count");
+        need(count, fn, "count");
         if (length > 0) need(text, fn, "text");
-        if (capacity > 0) need(tokens, fn, "tokens");
         check_flags(flags, MOEVK_TOKENIZE_ADD_BOS | MOEVK_TOKENIZE_PARSE_SPECIAL | MOEVK_TOKENIZE_DEFAULT_BOS, fn);
         bool add_bos = (flags & MOEVK_TOKENIZE_ADD_BOS) || ((flags & MOEVK_TOKENIZE_DEFAULT_BOS) && t.tokenizer.add_bos());
         std::vector<uint32_t> ids =
             t.tokenizer.encode(std::string_view(text ? text : "", length), add_bos, flags & MOEVK_TOKENIZE_PARSE_SPECIAL);
-        n = ids.size();
-        for (size_t i = 0; i < std::min(capacity, ids.size()); ++i) tokens[i] = int32_t(ids[i]);
-        if (ids.size() > capacity)
-            throw ApiError(MOEVK_ERROR_BUFFER_TOO_SMALL, std::string(fn) + ": the text has " + std::to_string(ids.size()) +
-                                                             " tokens, the buffer room for " + std::to_string(capacity));
+        write_ids(ids, tokens, capacity, count, fn, "the text");
     });
 }
 
@@ -161,9 +156,8 @@ moevk_status moevk_chat_render(const moevk_tokenizer* tokenizer, const moevk_mes
         const moevk_tokenizer& t = need(tokenizer, fn, "tokenizer");
         std::vector<text::ChatMessage> conversation = to_messages(messages, count, fn);
         ChatChoice chat = to_chat(t, options, fn);
-        auto special = [&](std::optional<uint32_t> id) { return id ? t.tokenizer.token_text(*id, true) : std::string(); };
-        chat.options.bos_token = special(t.tokenizer.bos());
-        chat.options.eos_token = special(t.tokenizer.eos());
+        chat.options.bos_token = t.tokenizer.special_text(t.tokenizer.bos());
+        chat.options.eos_token = t.tokenizer.special_text(t.tokenizer.eos());
         write_text(chat.chat_template.render(conversation, chat.options), text, capacity, length, fn);
     });
 }

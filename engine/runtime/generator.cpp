@@ -11,10 +11,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
-std::string special_text(const text::Tokenizer& tok, std::optional<uint32_t> id) {
-    return id ? tok.token_text(*id, true) : std::string();
-}
-
 }  // namespace
 
 const char* generation_end_name(GenerationEnd end) {
@@ -84,8 +80,8 @@ void Generator::feed_chat(std::span<const text::ChatMessage> messages, const tex
     require_idle("feeding a conversation");
     if (!tokenizer_) throw Error(ErrorCode::InvalidArgument, "session: a conversation needs the model's vocabulary");
     const text::Tokenizer& tokenizer = *tokenizer_;
-    options.bos_token = special_text(tokenizer, tokenizer.bos());
-    options.eos_token = special_text(tokenizer, tokenizer.eos());
+    options.bos_token = tokenizer.special_text(tokenizer.bos());
+    options.eos_token = tokenizer.special_text(tokenizer.eos());
     // The template writes BOS as text where it wants one; special tokens in it are parsed.
     bool add_bos = tokenizer.add_bos() && !chat_template.writes_bos();
     std::vector<uint32_t> prompt = tokenizer.encode(chat_template.render(messages, options), add_bos, true);

@@ -38,6 +38,8 @@ class Tokenizer {
     // `render_special`, then their text; user-defined tokens always give their text. May be
     // part of a UTF-8 character. Error InvalidArgument for an id past the vocabulary.
     std::string token_text(uint32_t id, bool render_special = false) const;
+    // A special token's text as a chat template writes it (bos(), eos()); "" for none.
+    std::string special_text(std::optional<uint32_t> id) const { return id ? token_text(*id, true) : std::string(); }
     // All of `ids` as text, as a Detokenizer (detokenizer.h) would give it.
     std::string decode(std::span<const uint32_t> ids, bool render_special = false) const;
 
