@@ -2,8 +2,9 @@
 # Installs what moe-vk needs to build and test on Debian 12 (bookworm) or newer.
 # lavapipe (mesa-vulkan-drivers) gives a CPU Vulkan device where no GPU is present.
 # clang and libclang-rt-dev (libFuzzer and the sanitizer runtimes of the default clang) are for
-# scripts/fuzz-gguf.sh. The last line is for scripts/test-examples.sh (the examples built against
-# the installed package; the game runs under Xvfb): pkg-config, GLFW, Dear ImGui, libpng, Xvfb.
+# scripts/fuzz-gguf.sh. The last line is for moe-desk and the game example (GLFW, Dear ImGui,
+# libpng) and for their tests under Xvfb (scripts/test-examples.sh, scripts/test-desk.sh, which
+# reads the app's state with jq).
 set -euo pipefail
 packages=(
   cmake g++ make
@@ -11,7 +12,7 @@ packages=(
   libgtest-dev libcli11-dev nlohmann-json3-dev libedit-dev libutf8proc-dev
   mesa-vulkan-drivers vulkan-validationlayers
   clang libclang-rt-dev
-  pkgconf libglfw3-dev libimgui-dev libpng-dev xvfb xauth
+  pkgconf libglfw3-dev libimgui-dev libpng-dev fonts-dejavu-core xvfb xauth jq
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

@@ -16,6 +16,7 @@
 
 #include <moevk/moevk.hpp>
 
+#include "../common/default_model.h"
 #include "../common/device_flags.h"
 #include "../common/paging_flags.h"
 
@@ -25,17 +26,6 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 void on_sigint(int) { g_interrupted = true; }
-
-// The default model ships in assets/: found from the working directory (the README runs from
-// the repository root) or next to the build tree.
-std::string default_model(const char* argv0) {
-    const char* name = "assets/moe-vk-demo.gguf";
-    if (std::filesystem::exists(name)) return name;
-    std::filesystem::path exe = std::filesystem::weakly_canonical(std::filesystem::path(argv0));
-    for (std::filesystem::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path())
-        if (std::filesystem::exists(dir / name)) return (dir / name).string();
-    return name;
-}
 
 // What one turn did: the rendered conversation's tokens, of which the cache already held
 // `reused`; the reply.
@@ -167,7 +157,7 @@ int main(int argc, char** argv) {
     apps::add_paging_flags(app, paging);
     app.add_flag("--stats", show_stats, "print token counts and speeds after each answer in -p mode too");
     CLI11_PARSE(app, argc, argv);
-    if (model_path.empty()) model_path = default_model(argv[0]);
+    if (model_path.empty()) model_path = apps::default_model(argv[0]);
 
     try {
         if (!std::filesystem::exists(model_path))

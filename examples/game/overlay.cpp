@@ -1,78 +1,14 @@
 #include "overlay.h"
 
 #include <imgui.h>
-#include <imgui_impl_glfw.h>
-#include <imgui_impl_vulkan.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 
-namespace {
-
-void check_imgui(VkResult result) { vk_check(result, "Dear ImGui's Vulkan backend"); }
-
-}  // namespace
-
-Overlay::Overlay(Window& window) : device_(window.device()) {
-    IMGUI_CHECKVERSION();
-    ImGui::CreateContext();
-    ImGuiIO& io = ImGui::GetIO();
-    io.IniFilename = nullptr; // no imgui.ini next to wherever the game runs
-    ImGui::StyleColorsDark();
-    ImGui::GetStyle().WindowRounding = 6.0f;
-
-    // A readable font where the system has DejaVu (fonts-dejavu-core); else ImGui's own, larger.
-    const char* dejavu = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-    if (std::filesystem::exists(dejavu)) {
-        io.Fonts->AddFontFromFileTTF(dejavu, 18.0f);
-    } else {
-        ImFontConfig config;
-        config.SizePixels = 20.0f;
-        io.Fonts->AddFontDefault(&config);
-    }
-
-    // The font texture's one descriptor set is all the backend allocates.
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 4};
-    VkDescriptorPoolCreateInfo pool{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
-    pool.flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT;
-    pool.maxSets = 4;
-    pool.poolSizeCount = 1;
-    pool.pPoolSizes = &size;
-    VK_CHECK(vkCreateDescriptorPool(device_, &pool, nullptr, &pool_));
-
-    ImGui_ImplGlfw_InitForVulkan(window.glfw(), true);
-    ImGui_ImplVulkan_InitInfo info{};
-    info.Instance = window.instance();
-    info.PhysicalDevice = window.physical_device();
-    info.Device = window.device();
-    info.QueueFamily = window.queue_family();
-    info.Queue = window.queue(); // kept, never submitted to by this backend version
-    info.DescriptorPool = pool_;
-    // The backend keeps ImageCount sets of vertex buffers and takes them in turn, one per
-    // frame: at least the frames in flight, so none is rewritten while the GPU reads it.
-    info.MinImageCount = Window::kFramesInFlight;
-    info.ImageCount = std::max(window.image_count(), Window::kFramesInFlight);
-    info.MSAASamples = VK_SAMPLE_COUNT_1_BIT;
-    info.CheckVkResultFn = check_imgui;
-    ImGui_ImplVulkan_Init(&info, window.render_pass());
-
-    // The font atlas goes up through one of our command buffers (the submit takes the queue lock).
-    window.submit_now([](VkCommandBuffer cmd) { ImGui_ImplVulkan_CreateFontsTexture(cmd); });
-    ImGui_ImplVulkan_DestroyFontUploadObjects();
-}
-
-Overlay::~Overlay() {
-    ImGui_ImplVulkan_Shutdown();
-    ImGui_ImplGlfw_Shutdown();
-    ImGui::DestroyContext();
-    vkDestroyDescriptorPool(device_, pool_, nullptr);
-}
+Overlay::Overlay(Window& window) : imgui_(window) {}
 
 void Overlay::record(VkCommandBuffer cmd, const Hud& hud) {
-    ImGui_ImplVulkan_NewFrame();
-    ImGui_ImplGlfw_NewFrame();
-    ImGui::NewFrame();
+    imgui_.new_frame();
 
     // One panel over the left half of the window; the scene turns in the right half.
     const ImVec2 display = ImGui::GetIO().DisplaySize;
@@ -114,6 +50,5 @@ void Overlay::record(VkCommandBuffer cmd, const Hud& hud) {
     }
     ImGui::End();
 
-    ImGui::Render();
-    ImGui_ImplVulkan_RenderDrawData(ImGui::GetDrawData(), cmd);
+    imgui_.render(cmd);
 }

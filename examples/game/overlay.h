@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "imgui_vulkan.h"
 #include "window.h"
 
 // What the panel shows this frame.
@@ -22,7 +23,6 @@ struct Hud {
 class Overlay {
 public:
     explicit Overlay(Window& window);
-    ~Overlay();
     Overlay(const Overlay&) = delete;
     Overlay& operator=(const Overlay&) = delete;
 
@@ -30,6 +30,5 @@ public:
     void record(VkCommandBuffer cmd, const Hud& hud);
 
 private:
-    VkDevice device_;
-    VkDescriptorPool pool_ = VK_NULL_HANDLE;
+    ImGuiVulkan imgui_;
 };

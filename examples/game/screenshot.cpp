@@ -7,13 +7,19 @@
 
 Screenshot::Screenshot(const Window& window) : window_(window) {}
 
-Screenshot::~Screenshot() {
+Screenshot::~Screenshot() { release(); }
+
+void Screenshot::release() {
     vkDestroyBuffer(window_.device(), buffer_, nullptr);
     vkFreeMemory(window_.device(), memory_, nullptr);
+    buffer_ = VK_NULL_HANDLE;
+    memory_ = VK_NULL_HANDLE;
+    recorded_ = false;
 }
 
 void Screenshot::record(VkCommandBuffer cmd, VkImage image) {
     if (!window_.can_read_back()) throw std::runtime_error("--screenshot: the swapchain images cannot be copied from");
+    release(); // a second screenshot: the first one's buffer has been saved (or is dropped)
     VkDevice device = window_.device();
     extent_ = window_.extent();
     VkDeviceSize bytes = VkDeviceSize(extent_.width) * extent_.height * 4;

@@ -14,12 +14,15 @@ public:
     Screenshot(const Screenshot&) = delete;
     Screenshot& operator=(const Screenshot&) = delete;
 
-    // Records the copy of `image` (in PRESENT_SRC layout, as the render pass leaves it).
+    // Records the copy of `image` (in PRESENT_SRC layout, as the render pass leaves it); again
+    // for each screenshot, dropping the previous one.
     void record(VkCommandBuffer cmd, VkImage image);
     // After the frame has finished (Window::wait_frames): writes the PNG; throws on failure.
     void save(const std::string& path) const;
 
 private:
+    void release();
+
     const Window& window_;
     VkExtent2D extent_{};
     VkBuffer buffer_ = VK_NULL_HANDLE;
