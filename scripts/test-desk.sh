@@ -128,6 +128,9 @@ echo "   worst $worst ms <= $budget_ms + $tolerance_ms ms; step() at most $(jq '
 echo "== bad model files show an error; the app goes on"
 printf 'this is not a model\n' >"$out/not-a-model.gguf"
 head -c 4096 "$model" >"$out/truncated.gguf"
+# The demo model with general.architecture "llama" renamed "lxama" (the same length).
+perl -0777 -pe 's/(general\.architecture.{12})llama/$1lxama/s' "$model" >"$out/unknown-arch.gguf"
+cmp -s "$model" "$out/unknown-arch.gguf" && fail "could not rename the architecture in a copy of the demo model"
 cat >"$out/errors.script" <<SCRIPT
 open $out/not-a-model.gguf
 expect-error not-a-model.gguf
@@ -135,10 +138,22 @@ open $out/truncated.gguf
 frames 2
 screenshot $out/error.png
 expect-error truncated.gguf
+open $out/unknown-arch.gguf
+expect-error lxama
+open $model
+new Second
+set vram_budget 1M
+expect-error budget
+set vram_budget min
+expect-no-error
+send Page the experts
+wait
+expect-no-error
+dump $out/paged.json
+set vram_budget none
 open $out/truncated.gguf
 open $model
 expect-no-error
-new Second
 set seed 3
 set max_tokens 8
 send Hello
@@ -147,10 +162,12 @@ expect-no-error
 dump $out/errors.json
 SCRIPT
 desk errors
+jq -e '.session.paged and (.reply | length > 0)' "$out/paged.json" >/dev/null \
+  || fail "with --vram-budget min the reply was not paged: $(jq -c '.session' "$out/paged.json")"
 [ "$(jq '.model.loaded' "$out/errors.json")" = true ] || fail "the demo model did not open after the errors"
 [ "$(jq -r '.conversations[-1].messages[1].text | length > 0' "$out/errors.json")" = true ] || fail "no reply after the errors"
 grep -q . "$out/error.png" || fail "no error screenshot"
-echo "   errors shown, then the demo model answered"
+echo "   errors shown (not a model, truncated, unknown architecture, budget too small), a paged reply, then the demo model answered"
 
 echo "== conversations come back; rename, delete, regenerate, edit, stop, system prompt"
 cat >"$out/edit.script" <<SCRIPT

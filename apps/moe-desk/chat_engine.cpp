@@ -93,6 +93,7 @@ void ChatEngine::open(const std::string& path, const Settings& settings) {
     heat_.clear();
     settings_ = settings;
     path_ = path;
+    tried_path_ = path;
     cancel_ = false;
     loaded_ = false;
     progress_ = 0.0f;
@@ -170,14 +171,16 @@ bool ChatEngine::apply(const Settings& settings) {
     settings_.max_tokens = settings.max_tokens;
     settings_.budget_us = settings.budget_us;
     settings_.recent_models = settings.recent_models;
+    const bool reload = settings.vram_budget != old.vram_budget || settings.cache_policy != old.cache_policy;
+    if (reload && !tried_path_.empty()) {
+        // Also when the last load failed: a budget too small is fixed by changing it.
+        const std::string path = tried_path_;
+        open(path, settings);
+        return true;
+    }
     if (!model_) {
         settings_ = settings;
         return false;
-    }
-    if (settings.vram_budget != old.vram_budget || settings.cache_policy != old.cache_policy) {
-        const std::string path = path_; // open() forgets the model it drops
-        open(path, settings);
-        return true;
     }
     try {
         if (state_ == State::Generating) stop();

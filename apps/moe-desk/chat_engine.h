@@ -92,7 +92,8 @@ private:
     State state_ = State::NoModel;
 
     Settings settings_; // those the model and session were made with
-    std::string path_;
+    std::string path_;       // the model open (or loading)
+    std::string tried_path_; // the last one opened, also when it failed
     std::string device_name_;
     moevk_model_info info_{};
 
