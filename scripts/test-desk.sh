@@ -169,10 +169,18 @@ jq -e '.session.paged and (.reply | length > 0)' "$out/paged.json" >/dev/null \
 grep -q . "$out/error.png" || fail "no error screenshot"
 echo "   errors shown (not a model, truncated, unknown architecture, budget too small), a paged reply, then the demo model answered"
 
-echo "== conversations come back; rename, delete, regenerate, edit, stop, system prompt"
+echo "== the file picker; conversations come back; rename, delete, regenerate, edit, stop, system prompt"
+mkdir -p "$out/models/sub"
+cp "$model" "$out/models/sub/picked.gguf"
 cat >"$out/edit.script" <<SCRIPT
 dump $out/reloaded.json
-open $model
+picker $out/models
+pick sub
+frames 2
+screenshot $out/picker.png
+pick picked.gguf
+wait-model
+expect-no-error
 select 0
 rename First chat
 new
@@ -193,6 +201,9 @@ delete
 dump $out/edit.json
 SCRIPT
 desk edit
+"$image_check" "$out/picker.png" >/dev/null || fail "the file picker's screenshot is blank"
+[ "$(jq -r '.model.path' "$out/edit.json")" = "$out/models/sub/picked.gguf" ] \
+  || fail "the model picked in the file picker is not the one open: $(jq -r '.model.path' "$out/edit.json")"
 n="$(jq '.conversations | length' "$out/reloaded.json")"
 [ "$n" -eq 2 ] || fail "the next run found $n conversations, not the 2 saved"
 jq -e --slurpfile a "$out/chat.json" '.conversations[0] == $a[0].conversations[0]' "$out/reloaded.json" >/dev/null \

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <system_error>
+#include <utility>
 
 namespace {
 
@@ -53,12 +54,32 @@ void FilePicker::list(const std::filesystem::path& folder) {
     entries_ = std::move(entries);
 }
 
+std::vector<std::string> FilePicker::listed() const {
+    std::vector<std::string> names;
+    for (const auto& e : entries_) {
+        std::error_code ec;
+        names.push_back(e.path().filename().string() + (e.is_directory(ec) ? "/" : ""));
+    }
+    return names;
+}
+
+bool FilePicker::choose(const std::string& name) {
+    for (const auto& e : entries_) {
+        std::error_code ec;
+        if (e.path().filename() != name) continue;
+        if (e.is_directory(ec)) list(e.path());
+        else chosen_ = e.path().string();
+        return true;
+    }
+    return false;
+}
+
 std::optional<std::string> FilePicker::draw(const std::vector<std::string>& recent) {
     if (opening_) {
         ImGui::OpenPopup(kTitle);
         opening_ = false;
     }
-    std::optional<std::string> chosen;
+    std::optional<std::string> chosen = std::exchange(chosen_, std::nullopt);
     const ImVec2 display = ImGui::GetIO().DisplaySize;
     ImGui::SetNextWindowSize(ImVec2(display.x * 0.6f, display.y * 0.7f), ImGuiCond_Appearing);
     ImGui::SetNextWindowPos(ImVec2(display.x * 0.5f, display.y * 0.5f), ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));

@@ -14,6 +14,10 @@ public:
     void open(const std::filesystem::path& folder);
     // Draws it while open; returns the file chosen, once.
     std::optional<std::string> draw(const std::vector<std::string>& recent);
+    // The scripted mode's double-click: chooses the listed entry called `name` (a folder is
+    // entered, a file returned by the next draw). false when no such entry is listed.
+    bool choose(const std::string& name);
+    std::vector<std::string> listed() const; // the entries' names, folders with a '/'
 
 private:
     void list(const std::filesystem::path& folder);
@@ -23,4 +27,5 @@ private:
     std::vector<std::filesystem::directory_entry> entries_;
     std::string typed_;
     std::string error_;
+    std::optional<std::string> chosen_; // by choose()
 };

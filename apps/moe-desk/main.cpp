@@ -112,6 +112,9 @@ int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
         if (!out) throw std::runtime_error("cannot write " + path);
     };
 
+    hooks.open_picker = [&](const std::string& folder) { ui.picker.open(folder); };
+    hooks.pick = [&](const std::string& name) { return ui.picker.choose(name); };
+
     double last = glfwGetTime();
     bool was_generating = false, first = true, script_running = script.has_value();
     for (;;) {

@@ -10,7 +10,7 @@ namespace {
 const std::set<std::string> kCommands = {"open",  "wait-model", "expect-error", "expect-no-error", "new",  "select",
                                          "rename", "delete",    "system",       "set",             "send", "regenerate",
                                          "edit",   "stop",      "wait",         "frames",          "screenshot",
-                                         "dump",   "timeout",   "quit"};
+                                         "dump",   "timeout",   "quit",         "picker",          "pick"};
 
 // "\n" in a script's text is a new line; "\\" a backslash.
 std::string unescape(const std::string& text) {
@@ -125,6 +125,14 @@ void Script::run(const Line& line, App& app, const ScriptHooks& hooks, double) {
         app.open_model(a);
         wait_ = Wait::Model; // the first frame shows the loading bar at least once
         frames_left_ = 0;
+    } else if (c == "picker") {
+        hooks.open_picker(a);
+        wait_ = Wait::Frames; // the next frame draws it
+        frames_left_ = 1;
+    } else if (c == "pick") {
+        require(hooks.pick(a), "the picker lists no " + a);
+        wait_ = Wait::Frames; // the next frame hands the choice to the app
+        frames_left_ = 1;
     } else if (c == "wait-model") {
         wait_ = Wait::Model;
     } else if (c == "expect-error") {

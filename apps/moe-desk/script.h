@@ -4,6 +4,8 @@
 // app's state. Commands (TEXT may hold \n for a new line; # starts a comment):
 //
 //   open PATH              opens a model (the load runs while frames go on)
+//   picker DIR             Model > Open: the file picker, in DIR
+//   pick NAME              double-clicks NAME in the picker (a folder enters it, a model opens)
 //   wait-model             until the load has finished, well or not
 //   expect-error TEXT      an error showing in the window contains TEXT (then it is dismissed)
 //   expect-no-error        no error is showing
@@ -30,6 +32,8 @@ struct ScriptHooks {
     std::function<void(const std::string&)> screenshot; // on the next frame
     std::function<bool()> screenshot_pending;
     std::function<void(const std::string&)> dump;        // throws when the write fails
+    std::function<void(const std::string&)> open_picker;
+    std::function<bool(const std::string&)> pick;        // false: no such entry listed
 };
 
 class Script {
