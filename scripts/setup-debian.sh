@@ -4,7 +4,7 @@
 # clang and libclang-rt-dev (libFuzzer and the sanitizer runtimes of the default clang) are for
 # scripts/fuzz-gguf.sh. The last line is for moe-desk and the game example (GLFW, Dear ImGui,
 # libpng) and for their tests under Xvfb (scripts/test-examples.sh, scripts/test-desk.sh, which
-# reads the app's state with jq).
+# reads the app's state with jq); tmux gives scripts/test-cli.sh a real terminal.
 set -euo pipefail
 packages=(
   cmake g++ make
@@ -12,7 +12,7 @@ packages=(
   libgtest-dev libcli11-dev nlohmann-json3-dev libedit-dev libutf8proc-dev
   mesa-vulkan-drivers vulkan-validationlayers
   clang libclang-rt-dev
-  pkgconf libglfw3-dev libimgui-dev libpng-dev fonts-dejavu-core xvfb xauth jq
+  pkgconf libglfw3-dev libimgui-dev libpng-dev fonts-dejavu-core xvfb xauth jq tmux
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

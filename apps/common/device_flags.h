@@ -21,7 +21,7 @@ struct DeviceFlags {
 inline void add_device_flags(CLI::App& app, DeviceFlags& flags) {
     app.add_option("--device", flags.name, "use the Vulkan device whose name contains this text (default: $MOEVK_DEVICE)");
     app.add_option("--device-index", flags.index, "use the Vulkan device at this enumeration index")
-        ->check(CLI::NonNegativeNumber);
+        ->check(CLI::Range(0, 255));
     app.add_flag("--validation", flags.validation, "run with the Khronos validation layer (slow)");
 }
 

@@ -17,14 +17,19 @@ struct PagingFlags {
 };
 
 inline void add_paging_flags(CLI::App& app, PagingFlags& flags) {
-    app.add_option("--vram-budget", flags.vram_budget,
-                   "page the experts within this much device memory: bytes (6G, 512M), a share of the experts "
-                   "that get a slot (50%), or min")
-        ->check(CLI::Validator([](const std::string& v) { return v.empty() ? "an empty budget" : ""; }, "BUDGET"));
+    CLI::Option* budget =
+        app.add_option("--vram-budget", flags.vram_budget,
+                       "page the experts within this much device memory: bytes (6G, 512M), a share of the experts "
+                       "that get a slot (50%), or min")
+            ->check(CLI::Validator([](const std::string& v) { return v.empty() ? "an empty budget" : ""; }, "BUDGET"));
+    // Without a budget every expert is resident and nothing is paged: a policy given alone would
+    // be silently without effect.
     app.add_option("--cache-policy", flags.cache_policy, "expert cache policy with --vram-budget")
         ->check(CLI::IsMember({"lru", "lfu"}, CLI::ignore_case))
-        ->capture_default_str();
-    app.add_flag("--no-prefetch", flags.no_prefetch, "do not guess and upload the next layer's experts early");
+        ->capture_default_str()
+        ->needs(budget);
+    app.add_flag("--no-prefetch", flags.no_prefetch, "do not guess and upload the next layer's experts early")
+        ->needs(budget);
 }
 
 // The model's paging options; they point into `flags`.

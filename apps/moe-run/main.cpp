@@ -14,6 +14,8 @@
 
 #include "../common/device_flags.h"
 #include "../common/paging_flags.h"
+#include "../common/session_flags.h"
+#include "../common/token_ids_flag.h"
 
 using namespace moevk;
 
@@ -31,7 +33,28 @@ int run_text_tool(const std::string& model_path, const std::string* tokenize, co
     } else {
         std::cout << tok.detokenize(detokenize, special ? MOEVK_TEXT_RENDER_SPECIAL : 0) << "\n";
     }
+    std::cout.flush();
+    if (!std::cout) throw Exception(MOEVK_ERROR_INVALID_ARGUMENT, "writing to standard output failed");
     return 0;
+}
+
+// --tokens checked before the device and the model load: a typo should not cost a minute of
+// loading. The ids' range comes from the file's vocabulary where moe-vk can read it (the session
+// checks them again against the embedding).
+void check_token_ids(const std::string& model_path, const std::vector<int32_t>& ids) {
+    for (int32_t t : ids)
+        if (t < 0) throw Exception(MOEVK_ERROR_INVALID_ARGUMENT, "--tokens: token id " + std::to_string(t) + " is negative");
+    if (ids.empty()) return;
+    uint32_t n_vocab = 0;
+    try {
+        n_vocab = Tokenizer::load(model_path).info().n_vocab;
+    } catch (const Exception&) {
+        return;  // no vocabulary moe-vk reads: the model load says what is wrong with the file
+    }
+    for (int32_t t : ids)
+        if (uint32_t(t) >= n_vocab)
+            throw Exception(MOEVK_ERROR_INVALID_ARGUMENT, "--tokens: token id " + std::to_string(t) + " is past the " +
+                                                              std::to_string(n_vocab) + " tokens of " + model_path + "'s vocabulary");
 }
 
 // Appends the last step's [layer][token][k] experts to the JSON's per-layer lists.
@@ -62,14 +85,14 @@ int main(int argc, char** argv) {
     app.add_option("-p,--prompt", prompt, "prompt text, tokenised with the model's vocabulary (BOS as it asks)");
     bool show_stats = false;
     apps::PagingFlags paging;
+    std::string tokens_text, detokenize_text;
     CLI::Option* tokens_opt =
-        app.add_option("--tokens", prompt_tokens, "prompt as token ids, e.g. 1,557,541")->delimiter(',');
+        apps::add_token_ids_option(app, "--tokens", tokens_text, "prompt as token ids, e.g. 1,557,541");
     app.add_flag("--print-ids", print_ids, "print the generated token ids instead of their text");
     app.add_flag("--ignore-eos", ignore_eos, "keep generating past end-of-generation tokens");
     CLI::Option* tokenize_opt = app.add_option("--tokenize", tokenize_text, "print the token ids of TEXT and exit");
-    CLI::Option* detokenize_opt =
-        app.add_option("--detokenize", detokenize_ids, "print the text of token ids, e.g. 1,557,541, and exit")
-            ->delimiter(',');
+    CLI::Option* detokenize_opt = apps::add_token_ids_option(app, "--detokenize", detokenize_text,
+                                                             "print the text of token ids, e.g. 1,557,541, and exit");
     tokenize_opt->excludes(detokenize_opt);
     app.add_flag("--add-bos", add_bos, "with --tokenize: put BOS first");
     app.add_flag("--special", special,
@@ -78,13 +101,16 @@ int main(int argc, char** argv) {
     app.add_option("--dump-logits", logits_path,
                    "write raw little-endian f32 logits: one row of n_vocab per prompt position, then per generated step");
     app.add_option("--experts", experts_path, "write the selected expert ids per layer and token as JSON");
-    app.add_option("--ctx", n_ctx, "context length (default: the model's, at most 4096)")->check(CLI::PositiveNumber);
+    CLI::Option* ctx_opt = app.add_option("--ctx", n_ctx, "context length (default: the model's, at most 4096)")
+                                ->check(CLI::Range(1u, apps::kMaxContext));
     app.add_option("--batch", batch, "prompt tokens per forward step")->check(CLI::Range(1u, 65536u))->capture_default_str();
     app.add_option("--kv", kv, "KV cache format")->check(CLI::IsMember({"f32", "f16"}))->capture_default_str();
     apps::add_device_flags(app, device);
     apps::add_paging_flags(app, paging);
     app.add_flag("--paging-stats", show_stats, "print the paging statistics per layer at the end");
     CLI11_PARSE(app, argc, argv);
+    apps::parse_token_ids(tokens_text, prompt_tokens);
+    apps::parse_token_ids(detokenize_text, detokenize_ids);
 
     try {
         if (*tokenize_opt || *detokenize_opt)
@@ -92,8 +118,7 @@ int main(int argc, char** argv) {
         if (!prompt.empty() && *tokens_opt) throw Exception(MOEVK_ERROR_INVALID_ARGUMENT, "pass the prompt as -p or as --tokens, not both");
         if (prompt.empty() && prompt_tokens.empty())
             throw Exception(MOEVK_ERROR_INVALID_ARGUMENT, "no prompt: pass -p TEXT or --tokens");
-        for (int32_t t : prompt_tokens)
-            if (t < 0) throw Exception(MOEVK_ERROR_INVALID_ARGUMENT, "--tokens: token id " + std::to_string(t) + " is negative");
+        check_token_ids(model_path, prompt_tokens);
 
         std::string device_name;
         Engine engine(apps::engine_options(device, device_name));
@@ -103,6 +128,7 @@ int main(int argc, char** argv) {
         Model model(engine, model_path, mo);
         moevk_model_info info = model.info();
         std::cerr << model_path << ": " << info.description << "\n";
+        if (*ctx_opt) apps::warn_past_training_context("moe-run", n_ctx, info);
         // A prompt given as ids still runs where moe-vk cannot read the vocabulary; the output is
         // then ids.
         std::optional<Tokenizer> tokenizer;

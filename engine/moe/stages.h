@@ -4,6 +4,7 @@
 // barriers between stages.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "gpu/commands.h"
@@ -42,6 +43,13 @@ inline uint32_t gemm_col_groups(uint32_t d_out) {
 // Row tiles the permutation of n_pairs pairs over E experts can need at most.
 inline uint32_t max_gemm_tiles(uint32_t n_pairs, uint32_t n_experts) {
     return (n_pairs + MOE_GEMM_TILE_ROWS - 1) / MOE_GEMM_TILE_ROWS + n_experts;
+}
+
+// The most tokens one forward step can hold with top_k of n_experts: their row tiles must fit the
+// 65535 workgroups of one dispatch dimension.
+inline uint32_t max_step_tokens(uint32_t top_k, uint32_t n_experts) {
+    if (n_experts >= 65535 || top_k == 0) return 0;
+    return static_cast<uint32_t>(std::min<uint64_t>(uint64_t(65535 - n_experts) * MOE_GEMM_TILE_ROWS / top_k, 0xFFFFFFFFu));
 }
 
 struct ExpertGemm {

@@ -6,6 +6,7 @@
 
 #include "gpu/error.h"
 #include "gpu/pipeline.h"
+#include "moe/stages.h"
 
 namespace moevk::runtime {
 namespace {
@@ -27,6 +28,17 @@ void record_bias_add(gpu::CommandBuffer& cb, gpu::Context& ctx, VkDeviceAddress 
     cb.dispatch(ctx.pipeline("bias_add", {64}), &push, sizeof(push), rows * n);
 }
 
+// max_batch checked before the workspaces it sizes are made, with the limit said in tokens.
+uint32_t checked_max_batch(const model::ModelConfig& c, uint32_t max_batch) {
+    if (max_batch == 0) throw Error(ErrorCode::InvalidArgument, "session: max_batch must be positive");
+    uint32_t limit = moe::max_step_tokens(c.moe.top_k, c.moe.n_experts);
+    if (max_batch > limit)
+        throw Error(ErrorCode::InvalidArgument, "session: max_batch " + std::to_string(max_batch) +
+                                                    " is past the " + std::to_string(limit) +
+                                                    " tokens one forward step of this model can hold");
+    return max_batch;
+}
+
 }  // namespace
 
 Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions options)
@@ -35,11 +47,10 @@ Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions opt
       options_(options),
       n_ctx_(context_length(model.config(), options.n_ctx)),
       arena_at_start_(ctx.arena(gpu::MemoryKind::Device).bytes_in_use()),
-      linear_ws_(ctx, std::max(options.max_batch, 1u)),
-      moe_(ctx, model.config().moe, std::max(options.max_batch, 1u)),
+      linear_ws_(ctx, checked_max_batch(model.config(), options.max_batch)),
+      moe_(ctx, model.config().moe, checked_max_batch(model.config(), options.max_batch)),
       commands_(ctx, ctx.compute_queue()) {
     const model::ModelConfig& c = model.config();
-    if (options_.max_batch == 0) throw Error(ErrorCode::InvalidArgument, "session: max_batch must be positive");
     uint64_t b = options_.max_batch;
     auto alloc = [&](uint64_t bytes, const std::string& what) {
         return ctx.allocate(bytes, gpu::MemoryKind::Device, "session " + what);
