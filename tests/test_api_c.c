@@ -845,6 +845,11 @@ static void test_session(moevk_model* model, const moevk_tokenizer* tok) {
 
     EXPECT_STATUS(moevk_session_create(NULL, &so, &s), MOEVK_ERROR_INVALID_ARGUMENT, NULL);
     EXPECT_STATUS(moevk_session_create(model, &so, NULL), MOEVK_ERROR_INVALID_ARGUMENT, NULL);
+    /* A batch past what one forward step holds: the limit is said in tokens. */
+    so.max_batch = 0xFFFFFFFFu;
+    EXPECT_STATUS(moevk_session_create(model, &so, &s), MOEVK_ERROR_INVALID_ARGUMENT, "tokens one forward step");
+    CHECK(s == NULL);
+    so.max_batch = 64;
     if (!EXPECT_OK(moevk_session_create(model, &so, &s))) return;
 
     memset(&info, 0, sizeof info);
