@@ -36,11 +36,6 @@ std::vector<moevk::Message> messages_of(const Conversation& c) {
 
 }  // namespace
 
-// The engine takes the renderer's queue mutex around each of its submits, so the two never use
-// the queue at once (Vulkan requires that of a VkQueue).
-void ChatEngine::lock_queue(void* user, VkQueue) { static_cast<ChatEngine*>(user)->window_.queue_mutex().lock(); }
-void ChatEngine::unlock_queue(void* user, VkQueue) { static_cast<ChatEngine*>(user)->window_.queue_mutex().unlock(); }
-
 ChatEngine::~ChatEngine() {
     cancel_ = true;
     if (loader_.joinable()) loader_.join();
@@ -107,16 +102,7 @@ void ChatEngine::open(const std::string& path, const Settings& settings) {
 void ChatEngine::load(std::string path, Settings settings) {
     try {
         if (!engine_) {
-            moevk_host_device host = moevk_host_device_default();
-            host.get_instance_proc_addr = vkGetInstanceProcAddr; // the loader moe-desk links
-            host.instance = window_.instance();
-            host.physical_device = window_.physical_device();
-            host.device = window_.device();
-            host.queue_family = window_.queue_family();
-            host.queue_index = 0;
-            host.lock_queue = lock_queue;
-            host.unlock_queue = unlock_queue;
-            host.queue_lock_user = this;
+            moevk_host_device host = window_.engine_host(); // its queue shared under the window's lock
             moevk_engine* engine = nullptr;
             moevk::check(moevk_engine_create_on_device(&host, &engine));
             engine_.emplace(engine); // the C++ wrapper owns it from here

@@ -81,8 +81,6 @@ private:
     void make_session(const Settings& settings);
     void drop_model();
     void fail(const std::string& what, const std::exception& e, const std::string& path = "");
-    static void lock_queue(void* user, VkQueue queue);
-    static void unlock_queue(void* user, VkQueue queue);
 
     Window& window_;
     std::thread loader_;

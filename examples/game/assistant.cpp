@@ -2,19 +2,6 @@
 
 #include <utility>
 
-namespace {
-
-}  // namespace
-
-// moevk_host_device's queue lock: the engine takes the same mutex as the renderer around each of
-// its submits, so the two never use the queue at once (Vulkan requires that of a VkQueue).
-void Assistant::lock_queue(void* user, VkQueue) {
-    auto* self = static_cast<Assistant*>(user);
-    self->window_.queue_mutex().lock();
-    self->engine_locks_.fetch_add(1, std::memory_order_relaxed); // only to report it
-}
-void Assistant::unlock_queue(void* user, VkQueue) { static_cast<Assistant*>(user)->window_.queue_mutex().unlock(); }
-
 Assistant::Assistant(Window& window, AssistantOptions options) : window_(window), options_(std::move(options)) {
     loader_ = std::thread([this] { load(); });
 }
@@ -35,16 +22,9 @@ Assistant::~Assistant() {
 // thread, so the error text is taken here (moevk::Exception carries it).
 void Assistant::load() {
     try {
-        moevk_host_device host = moevk_host_device_default();
-        host.get_instance_proc_addr = vkGetInstanceProcAddr; // the loader the game links
-        host.instance = window_.instance();
-        host.physical_device = window_.physical_device();
-        host.device = window_.device();
-        host.queue_family = window_.queue_family();
-        host.queue_index = 0;
-        host.lock_queue = lock_queue;
-        host.unlock_queue = unlock_queue;
-        host.queue_lock_user = this;
+        // The engine takes the renderer's queue mutex around each of its submits, so the two
+        // never use the queue at once (Vulkan requires that of a VkQueue).
+        moevk_host_device host = window_.engine_host();
         moevk_engine* engine = nullptr;
         moevk::check(moevk_engine_create_on_device(&host, &engine));
         engine_.emplace(engine); // the C++ wrapper takes ownership

@@ -47,12 +47,10 @@ public:
     const std::string& model_description() const { return description_; }
     uint32_t tokens() const { return tokens_; }
     const moevk_generation& generation() const { return generation_; } // after Done
-    uint64_t engine_queue_locks() const { return engine_locks_.load(); } // the engine's submits
+    uint64_t engine_queue_locks() const { return window_.engine_queue_locks(); } // the engine's submits
 
 private:
     void load(); // the loader thread
-    static void lock_queue(void* user, VkQueue queue);
-    static void unlock_queue(void* user, VkQueue queue);
 
     Window& window_;
     AssistantOptions options_;
@@ -60,7 +58,6 @@ private:
     std::atomic<bool> loaded_{false};  // the loader has finished, well or not
     std::atomic<bool> cancel_{false};  // the game is closing: the progress callback cancels
     std::atomic<float> progress_{0.0f};
-    std::atomic<uint64_t> engine_locks_{0};
     State state_ = State::Loading;
 
     // Declared in the order they are made: destroyed session first, engine last.

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "assistant.h"
+#include "frame_summary.h"
 #include "overlay.h"
 #include "scene.h"
 #include "screenshot.h"
@@ -93,26 +94,6 @@ Options parse(int argc, char** argv) {
     return o;
 }
 
-// count, mean, p50, p95, max of a set of frame times in ms (nearest-rank percentiles).
-struct Summary {
-    size_t count = 0;
-    double mean = 0, p50 = 0, p95 = 0, max = 0;
-};
-
-Summary summarise(std::vector<double> ms) {
-    Summary s;
-    s.count = ms.size();
-    if (ms.empty()) return s;
-    std::sort(ms.begin(), ms.end());
-    auto rank = [&](double p) { return ms[std::max<size_t>(1, size_t(std::ceil(p * ms.size()))) - 1]; };
-    for (double v : ms) s.mean += v;
-    s.mean /= ms.size();
-    s.p50 = rank(0.50);
-    s.p95 = rank(0.95);
-    s.max = ms.back();
-    return s;
-}
-
 std::string json_string(const std::string& text) {
     std::string out = "\"";
     for (unsigned char c : text) {
@@ -130,14 +111,14 @@ std::string json_string(const std::string& text) {
     return out + "\"";
 }
 
-std::string json_summary(const Summary& s) {
+std::string json_summary(const FrameSummary& s) {
     char buf[200];
     std::snprintf(buf, sizeof buf, "{\"count\": %zu, \"mean\": %.3f, \"p50\": %.3f, \"p95\": %.3f, \"max\": %.3f}", s.count,
                   s.mean, s.p50, s.p95, s.max);
     return buf;
 }
 
-void print_summary(const char* name, const Summary& s) {
+void print_summary(const char* name, const FrameSummary& s) {
     if (!s.count) std::printf("  %-11s no frames\n", name);
     else
         std::printf("  %-11s %5zu frames  mean %7.2f  p50 %7.2f  p95 %7.2f  max %7.2f ms\n", name, s.count, s.mean, s.p50,
@@ -284,10 +265,10 @@ int run(const Options& o, std::atomic<uint32_t>& validation_messages) {
     const Assistant::State state = assistant.state();
     if (state == Assistant::State::Failed) std::fprintf(stderr, "game: %s\n", assistant.error().c_str());
 
-    const Summary loading = summarise(frame_ms[Loading]);
-    const Summary idle = summarise(frame_ms[Idle]);
-    const Summary generating = summarise(frame_ms[Generating]);
-    const Summary steps = summarise(step_ms);
+    const FrameSummary loading = summarise(frame_ms[Loading]);
+    const FrameSummary idle = summarise(frame_ms[Idle]);
+    const FrameSummary generating = summarise(frame_ms[Generating]);
+    const FrameSummary steps = summarise(step_ms);
     const moevk_generation& g = assistant.generation();
     const double tps = g.generate_seconds > 0 ? g.generated_tokens / g.generate_seconds : 0.0;
     std::printf("%s, %ux%u: %llu frames; generation %s, %u tokens (%.1f tokens/s)\n", device_line.c_str(),

@@ -226,6 +226,24 @@ void Window::choose_device() {
     if (!physical_) throw std::runtime_error("no Vulkan device can both present to the window and run moe-vk:" + rejected);
 }
 
+moevk_host_device Window::engine_host() {
+    moevk_host_device host = moevk_host_device_default();
+    host.get_instance_proc_addr = vkGetInstanceProcAddr; // the loader this program links
+    host.instance = instance_;
+    host.physical_device = physical_;
+    host.device = device_;
+    host.queue_family = queue_family_;
+    host.queue_index = 0;
+    host.lock_queue = [](void* user, VkQueue) {
+        auto* self = static_cast<Window*>(user);
+        self->queue_mutex_.lock();
+        self->engine_locks_.fetch_add(1, std::memory_order_relaxed); // only to report it
+    };
+    host.unlock_queue = [](void* user, VkQueue) { static_cast<Window*>(user)->queue_mutex_.unlock(); };
+    host.queue_lock_user = this;
+    return host;
+}
+
 void Window::create_device() {
     float priority = 1.0f;
     VkDeviceQueueCreateInfo queue{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};

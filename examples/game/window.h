@@ -6,6 +6,7 @@
 #pragma once
 
 #include <vulkan/vulkan.h>
+#include <moevk/moevk_vulkan.h>
 #define GLFW_INCLUDE_NONE
 #include <GLFW/glfw3.h>
 
@@ -64,6 +65,11 @@ public:
     // one): whoever calls vkQueueSubmit, vkQueuePresentKHR or vkQueueWaitIdle on it holds this.
     std::mutex& queue_mutex() { return queue_mutex_; }
 
+    // moe-vk's description of this window's device and its one queue, for
+    // moevk_engine_create_on_device: the engine takes queue_mutex() around each of its submits.
+    moevk_host_device engine_host();
+    uint64_t engine_queue_locks() const { return engine_locks_.load(); } // the engine's submits so far
+
     GLFWwindow* glfw() const { return window_; }
     VkInstance instance() const { return instance_; }
     VkPhysicalDevice physical_device() const { return physical_; }
@@ -95,6 +101,7 @@ private:
     GLFWwindow* window_ = nullptr;
     VkInstance instance_ = VK_NULL_HANDLE;
     VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+    std::atomic<uint64_t> engine_locks_{0};
     std::atomic<uint32_t> own_messages_{0};
     std::atomic<uint32_t>* messages_ = &own_messages_;
     VkSurfaceKHR surface_ = VK_NULL_HANDLE;
