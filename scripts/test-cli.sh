@@ -32,36 +32,31 @@ fail() {
   failures=$((failures + 1))
 }
 
-# refused NAME PATTERN CMD...: CMD must exit non-zero, say PATTERN on stderr, and not have
-# reached the device.
-refused() {
-  local name="$1" pattern="$2" rc=0
-  shift 2
-  timeout 120 "$@" >"$out/$name.out" 2>"$out/$name.err" </dev/null || rc=$?
-  if [ "$rc" -eq 0 ]; then
-    fail "$name: exit 0 (expected a refusal saying '$pattern')"
-  elif ! grep -q -- "$pattern" "$out/$name.err"; then
-    fail "$name: stderr lacks '$pattern': $(head -c 300 "$out/$name.err")"
-  elif grep -q "^device:\|^on llvmpipe\|^loaded" "$out/$name.err"; then
-    fail "$name: refused only after the device and model were set up"
-  else
-    echo "ok   $name: $(grep -m1 -- "$pattern" "$out/$name.err" | head -c 160)"
-  fi
-}
-
-# write_fails NAME PATTERN CMD...: CMD must exit non-zero with PATTERN on stderr (a lost write).
-write_fails() {
+# fails NAME PATTERN CMD...: CMD must exit non-zero and say PATTERN on stderr; true if it did.
+fails() {
   local name="$1" pattern="$2" rc=0
   shift 2
   timeout 300 "$@" >"$out/$name.out" 2>"$out/$name.err" </dev/null || rc=$?
   if [ "$rc" -eq 0 ]; then
-    fail "$name: exit 0 though its output went to /dev/full"
+    fail "$name: exit 0 (expected an error saying '$pattern')"
   elif ! grep -q -- "$pattern" "$out/$name.err"; then
     fail "$name: stderr lacks '$pattern': $(tail -c 300 "$out/$name.err")"
   else
     echo "ok   $name: $(grep -m1 -- "$pattern" "$out/$name.err" | head -c 160)"
+    return 0
+  fi
+  return 1
+}
+
+# refused NAME PATTERN CMD...: fails, and before the device and the model were set up.
+refused() {
+  if fails "$@" && grep -q "^device:\|^on llvmpipe\|^loaded" "$out/$1.err"; then
+    fail "$1: refused only after the device and model were set up"
   fi
 }
+
+# A lost write (output to /dev/full) must be an error.
+write_fails() { fails "$@"; }
 
 echo "== moe-run: flags refused before the device"
 refused run-empty-tokens "empty token id" "$run" -m "$model" --tokens ''
