@@ -105,6 +105,11 @@ model::SyntheticSpec with_partial_rope(model::SyntheticSpec s, uint32_t n_rot) {
     return s;
 }
 
+model::SyntheticSpec without_bias(model::SyntheticSpec s) {
+    s.qkv_bias = false;
+    return s;
+}
+
 model::SyntheticSpec tied(model::SyntheticSpec s) {
     s.tied_output = true;
     return s;
@@ -117,6 +122,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"llama_partial_rope_tied", tied(with_partial_rope(spec("llama", 4, 4, 24, 3), 16))},
                       Case{"qwen3moe_gqa2", spec("qwen3moe", 6, 3, 16, 4)},
                       Case{"qwen2moe_shared_bias", spec("qwen2moe", 4, 2, 24, 5)},
+                      Case{"qwen2moe_shared_no_bias", without_bias(spec("qwen2moe", 4, 2, 24, 10))},
                       Case{"olmoe_whole_qk_norm", spec("olmoe", 5, 5, 16, 6)},
                       Case{"llama_f16", with_formats(spec("llama", 4, 2, 32, 7), quant::WeightFormat::F16)},
                       Case{"qwen3moe_q8_0", with_formats(spec("qwen3moe", 4, 2, 32, 8), quant::WeightFormat::Q8_0)}),

@@ -78,6 +78,29 @@ TEST(ModelFile, EveryArchitectureInTheTableLoads) {
     }
 }
 
+// llama.cpp loads qwen2moe's attn_{q,k,v}.bias as optional, each on its own: files without
+// them (or without some) exist, and an absent bias is a zero one.
+TEST(ModelFile, Qwen2MoeAttentionBiasesAreOptional) {
+    SyntheticSpec s = small_spec("qwen2moe");
+    s.qkv_bias = false;
+    test::TempFile none("qwen2moe-no-bias.gguf", synthetic_model(s).bytes());
+    ModelFile m = ModelFile::open(none.path());
+    for (const LayerWeights& l : m.weights().layers) {
+        EXPECT_TRUE(l.q_bias.empty());
+        EXPECT_TRUE(l.k_bias.empty());
+        EXPECT_TRUE(l.v_bias.empty());
+    }
+    Edits e;
+    e.tensor = [](std::string& name, auto&, auto&, auto&) { return name != "blk.1.attn_k.bias"; };
+    test::TempFile some("qwen2moe-some-bias.gguf", rewrite(small_spec("qwen2moe"), e));
+    ModelFile partial = ModelFile::open(some.path());
+    const LayerWeights& l1 = partial.weights().layers[1];
+    EXPECT_EQ(l1.q_bias.size(), 256u);
+    EXPECT_TRUE(l1.k_bias.empty());
+    EXPECT_EQ(l1.v_bias.size(), 128u);
+    EXPECT_EQ(partial.weights().layers[0].k_bias.size(), 128u);
+}
+
 TEST(ModelFile, UnknownArchitecture) {
     Edits e;
     e.metadata = [](std::string& key, gguf::Value& v) {

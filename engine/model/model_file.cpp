@@ -132,9 +132,11 @@ ModelFile ModelFile::from(gguf::File file) {
         l.wv = b.matrix(p + "attn_v.weight", c.kv_dim(), c.d_model);
         l.wo = b.matrix(p + "attn_output.weight", c.d_model, c.q_dim());
         if (c.qkv_bias) {
-            l.q_bias = b.f32(p + "attn_q.bias", {c.q_dim()});
-            l.k_bias = b.f32(p + "attn_k.bias", {c.kv_dim()});
-            l.v_bias = b.f32(p + "attn_v.bias", {c.kv_dim()});
+            // Optional each, as llama.cpp loads them: Qwen2-MoE files converted without the
+            // biases exist, and a missing bias is a zero one.
+            l.q_bias = b.optional_f32(p + "attn_q.bias", {c.q_dim()});
+            l.k_bias = b.optional_f32(p + "attn_k.bias", {c.kv_dim()});
+            l.v_bias = b.optional_f32(p + "attn_v.bias", {c.kv_dim()});
         }
         if (c.qk_norm != QkNorm::None) {
             l.q_norm = b.f32(p + "attn_q_norm.weight", {q_norm_len});

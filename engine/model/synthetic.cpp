@@ -104,7 +104,7 @@ gguf::Writer synthetic_model(const SyntheticSpec& s) {
         matrix(p + "attn_k.weight", s.attn_format, kv_dim, s.d_model);
         matrix(p + "attn_v.weight", s.attn_format, kv_dim, s.d_model);
         matrix(p + "attn_output.weight", s.attn_format, s.d_model, q_dim);
-        if (arch->qkv_bias) {
+        if (arch->qkv_bias && s.qkv_bias) {
             vec(p + "attn_q.bias", g.uniform(q_dim, -0.1f, 0.1f));
             vec(p + "attn_k.bias", g.uniform(kv_dim, -0.1f, 0.1f));
             vec(p + "attn_v.bias", g.uniform(kv_dim, -0.1f, 0.1f));

@@ -108,10 +108,11 @@ void Session::record_attention_block(gpu::CommandBuffer& cb, uint32_t i, uint32_
     linear(l.wk, h_, k_);
     linear(l.wv, h_, v_);
     cb.barrier();
-    if (c.qkv_bias) {
-        record_bias_add(cb, ctx_, q_.address(), l.q_bias, T, c.q_dim());
-        record_bias_add(cb, ctx_, k_.address(), l.k_bias, T, c.kv_dim());
-        record_bias_add(cb, ctx_, v_.address(), l.v_bias, T, c.kv_dim());
+    // Each bias is optional in the file (an empty buffer when absent).
+    if (l.q_bias || l.k_bias || l.v_bias) {
+        if (l.q_bias) record_bias_add(cb, ctx_, q_.address(), l.q_bias, T, c.q_dim());
+        if (l.k_bias) record_bias_add(cb, ctx_, k_.address(), l.k_bias, T, c.kv_dim());
+        if (l.v_bias) record_bias_add(cb, ctx_, v_.address(), l.v_bias, T, c.kv_dim());
         cb.barrier();
     }
     if (c.qk_norm == model::QkNorm::PerHead) {
