@@ -1,14 +1,20 @@
 // The GGUF reader and writer, no GPU: round trips of every value type and of tensor data, the
 // real fixture files, and files corrupted on purpose (each must fail with BadFile naming the file
 // and the item), down to every truncation of a small file and random byte flips.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <limits>
 #include <map>
 #include <random>
@@ -805,6 +811,33 @@ TEST(GgufCorrupt, OpenErrorsNameThePath) {
         .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
     expect_error([&] { File::open(bad); }, ErrorCode::BadFile, {bad, "version", "1"});
     fs::remove(bad);
+}
+
+// A FIFO as the path must be refused at once: a plain open() waits for a writer forever. The
+// open runs on another thread; if it is still waiting after seconds, a writer end is opened so
+// that it returns and the test fails instead of hanging.
+TEST(GgufCorrupt, FifoIsRefusedWithoutBlocking) {
+    std::string fifo = temp_path("fifo.gguf");
+    fs::remove(fifo);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+    std::string message;
+    auto opening = std::async(std::launch::async, [&] {
+        try {
+            File::open(fifo);
+            message = "opened";
+        } catch (const Error& e) {
+            message = e.what();
+        }
+    });
+    if (opening.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+        int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+        opening.wait();
+        if (writer >= 0) ::close(writer);
+        ADD_FAILURE() << "File::open blocked on a FIFO";
+    }
+    EXPECT_NE(message.find(fifo), std::string::npos) << message;
+    EXPECT_NE(message.find("not a regular file"), std::string::npos) << message;
+    fs::remove(fifo);
 }
 
 // Random damage to a valid file may parse (a flipped data byte) or fail, but only with Error.

@@ -428,9 +428,14 @@ File File::open(const std::string& path) {
     auto fail = [&](const std::string& why) -> void {
         throw Error(ErrorCode::BadFile, path + ": " + why);
     };
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail("cannot open: " + errno_text(errno));
+    // A FIFO blocks in open() until a writer comes, a device may too: look before opening, and
+    // open without blocking so that a path swapped for one in between cannot hang either; the
+    // fstat below then refuses it.
     struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) fail("cannot open: " + errno_text(errno));
+    if (!S_ISREG(st.st_mode)) fail("not a regular file");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) fail("cannot open: " + errno_text(errno));
     if (fstat(fd, &st) != 0) {
         int err = errno;
         ::close(fd);
