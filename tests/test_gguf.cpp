@@ -681,6 +681,35 @@ TEST(GgufCorrupt, DuplicateKeyAndBadBool) {
     expect_bad(bad, {"metadata key 'key.b'", "bool byte 2"});
 }
 
+// Names come from the file: a NUL would cut what() short before the reason, and escape
+// sequences would reach the terminal. Messages quote them with \xNN, valid UTF-8 kept.
+TEST(GgufCorrupt, NamesInMessagesAreEscaped) {
+    auto expect_printable = [](const std::vector<uint8_t>& bytes, const std::vector<std::string>& parts) {
+        expect_bad(bytes, parts);
+        try {
+            File::parse(bytes, kName);
+        } catch (const Error& e) {
+            for (const char* p = e.what(); *p; ++p)
+                EXPECT_FALSE(static_cast<unsigned char>(*p) < 0x20 || *p == 0x7f) << "raw control byte in " << e.what();
+        }
+    };
+    const std::string key("key.\0nul\x1b[2J\xc2\x9b\xff", 15);
+    Writer w;
+    w.set_bool(key, true);
+    std::vector<uint8_t> bytes = w.bytes();
+    // after() compares chars with bytes, so find the fields from the header's 24 bytes instead.
+    const size_t name_end = 24 + 8 + key.size();
+    bytes[name_end + 4] = 2;
+    expect_printable(bytes, {"metadata key 'key.\\x00nul\\x1b[2J\\xc2\\x9b\\xff'", "bool byte 2"});
+
+    const std::string tensor("t\0\x07\xc3\xa9\\'", 7);  // NUL, BEL, é, backslash, quote
+    Writer t;
+    t.add_tensor(tensor, {4}, GgmlType::F32, random_bytes(16, 3));
+    bytes = t.bytes();
+    poke<uint32_t>(bytes, 24 + 8 + tensor.size(), 9);
+    expect_printable(bytes, {"tensor 't\\x00\\x07\xc3\xa9\\x5c\\x27'", "n_dims 9"});
+}
+
 TEST(GgufCorrupt, Alignment) {
     for (uint64_t alignment : {0u, 3u, 48u}) {
         Writer w = small_writer();

@@ -110,6 +110,16 @@ TEST(ModelFile, UnknownArchitecture) {
     expect_error(rewrite(small_spec(), e), ErrorCode::Unsupported, {"mamba9", "qwen3moe"});
 }
 
+TEST(ModelFile, ArchitectureNameIsEscaped) {
+    Edits e;
+    e.metadata = [](std::string& key, gguf::Value& v) {
+        if (key == "general.architecture") v.data = std::string("evil\x1b]0;title\x07\0tail", 19);
+        return true;
+    };
+    expect_error(rewrite(small_spec(), e), ErrorCode::Unsupported,
+                 {"'evil\\x1b]0;title\\x07\\x00tail'", "is not supported"});
+}
+
 TEST(ModelFile, MissingKey) {
     Edits e;
     e.metadata = [](std::string& key, gguf::Value&) { return key != "llama.expert_count"; };

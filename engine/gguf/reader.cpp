@@ -16,6 +16,7 @@
 
 #include "gguf/format.h"
 #include "gguf/gguf.h"
+#include "gguf/printable.h"
 #include "gpu/error.h"
 
 namespace moevk::gguf {
@@ -232,7 +233,7 @@ Value read_value(Cursor& c, ValueType type, std::string_view item, uint64_t inde
 }
 
 std::string quoted(std::string_view label, std::string_view name) {
-    return std::string(label) + " '" + std::string(name) + "'";
+    return std::string(label) + " " + quote(name);
 }
 
 uint64_t read_alignment(Cursor& c, const std::string& item, const Value& v) {
@@ -318,7 +319,7 @@ void parse_metadata(Cursor& c, Parsed& p) {
     for (size_t i = 1; i < p.metadata_order.size(); ++i) {
         const std::string& key = p.metadata[p.metadata_order[i]].first;
         if (key == p.metadata[p.metadata_order[i - 1]].first)
-            throw Error(ErrorCode::BadFile, c.file() + ": duplicate metadata key '" + key + "'");
+            throw Error(ErrorCode::BadFile, c.file() + ": duplicate metadata key " + quote(key));
     }
 }
 
@@ -357,7 +358,7 @@ void parse_tensor_infos(Cursor& c, Parsed& p) {
     for (size_t i = 1; i < p.tensor_order.size(); ++i) {
         const std::string& name = p.tensors[p.tensor_order[i]].name;
         if (name == p.tensors[p.tensor_order[i - 1]].name)
-            throw Error(ErrorCode::BadFile, c.file() + ": duplicate tensor name '" + name + "'");
+            throw Error(ErrorCode::BadFile, c.file() + ": duplicate tensor name " + quote(name));
     }
 }
 
@@ -377,7 +378,7 @@ void place_tensors(Cursor& c, std::span<const uint8_t> bytes, Parsed& p) {
         std::optional<uint64_t> end = start ? checked_add(*start, t.bytes) : std::nullopt;
         if (!end || *end > size)
             throw Error(ErrorCode::BadFile,
-                        file + ": tensor '" + t.name + "': " + std::to_string(t.bytes) +
+                        file + ": tensor " + quote(t.name) + ": " + std::to_string(t.bytes) +
                             " bytes at data offset " + std::to_string(t.offset) +
                             " (data section at byte " + std::to_string(p.data_offset) +
                             ") run past the end of the file (" + std::to_string(size) + " bytes)");
@@ -393,9 +394,9 @@ void place_tensors(Cursor& c, std::span<const uint8_t> bytes, Parsed& p) {
         const TensorInfo& prev = p.tensors[by_start[i - 1]];
         const TensorInfo& next = p.tensors[by_start[i]];
         if (prev.offset + prev.bytes > next.offset)
-            throw Error(ErrorCode::BadFile, file + ": tensor '" + next.name + "' (from byte " +
+            throw Error(ErrorCode::BadFile, file + ": tensor " + quote(next.name) + " (from byte " +
                                                 std::to_string(next.offset) +
-                                                ") overlaps tensor '" + prev.name + "' (bytes " +
+                                                ") overlaps tensor " + quote(prev.name) + " (bytes " +
                                                 std::to_string(prev.offset) + " to " +
                                                 std::to_string(prev.offset + prev.bytes) + ")");
     }
@@ -477,13 +478,13 @@ namespace {
 
 [[noreturn]] void wrong_type(const std::string& path, std::string_view key, const Value& v,
                              const char* wanted) {
-    throw Error(ErrorCode::BadFile, path + ": metadata key '" + std::string(key) + "' is " +
+    throw Error(ErrorCode::BadFile, path + ": metadata key " + quote(key) + " is " +
                                         value_type_name(v.type) + ", not " + wanted);
 }
 
 [[noreturn]] void out_of_range(const std::string& path, std::string_view key,
                                const std::string& value, const char* wanted) {
-    throw Error(ErrorCode::BadFile, path + ": metadata key '" + std::string(key) + "' value " +
+    throw Error(ErrorCode::BadFile, path + ": metadata key " + quote(key) + " value " +
                                         value + " does not fit " + wanted);
 }
 
@@ -531,8 +532,8 @@ const Array& as_array(const std::string& path, std::string_view key, const Value
 
 [[noreturn]] void wrong_elements(const std::string& path, std::string_view key, const Array& a,
                                  const char* wanted) {
-    throw Error(ErrorCode::BadFile, path + ": metadata key '" + std::string(key) +
-                                        "' is an array of " + value_type_name(a.element_type) +
+    throw Error(ErrorCode::BadFile, path + ": metadata key " + quote(key) +
+                                        " is an array of " + value_type_name(a.element_type) +
                                         ", not " + wanted);
 }
 
@@ -619,7 +620,7 @@ uint64_t File::require_uint(std::string_view key) const {
     std::optional<uint64_t> v = get_uint(key);
     if (!v)
         throw Error(ErrorCode::BadFile,
-                    path_ + ": metadata key '" + std::string(key) + "' is missing");
+                    path_ + ": metadata key " + quote(key) + " is missing");
     return *v;
 }
 
@@ -627,7 +628,7 @@ std::string File::require_string(std::string_view key) const {
     std::optional<std::string> v = get_string(key);
     if (!v)
         throw Error(ErrorCode::BadFile,
-                    path_ + ": metadata key '" + std::string(key) + "' is missing");
+                    path_ + ": metadata key " + quote(key) + " is missing");
     return *v;
 }
 

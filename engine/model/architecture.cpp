@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gpu/error.h"
+#include "gguf/printable.h"
 
 namespace moevk::model {
 namespace {
@@ -67,8 +68,8 @@ ModelConfig read_config(const gguf::File& file) {
     if (!arch) {
         std::string known;
         for (const Architecture& a : kArchitectures) known += (known.empty() ? "" : ", ") + std::string(a.name);
-        throw Error(ErrorCode::Unsupported, file.path() + ": architecture '" + arch_name +
-                                                "' is not supported (supported: " + known + ")");
+        throw Error(ErrorCode::Unsupported, file.path() + ": architecture " + gguf::quote(arch_name) +
+                                                " is not supported (supported: " + known + ")");
     }
     Keys k(file, arch_name);
     constexpr uint32_t kBig = 1u << 20;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gpu/error.h"
+#include "gguf/printable.h"
 #include "model/architecture.h"
 #include "quant/ggml_types.h"
 
@@ -23,9 +24,9 @@ public:
 
     const gguf::TensorInfo& require(const std::string& name, const std::vector<uint64_t>& dims) const {
         const gguf::TensorInfo* t = find(name);
-        if (!t) throw Error(ErrorCode::BadFile, file_.path() + ": tensor '" + name + "' is missing");
+        if (!t) throw Error(ErrorCode::BadFile, file_.path() + ": tensor " + gguf::quote(name) + " is missing");
         if (t->dims != dims)
-            throw Error(ErrorCode::BadFile, file_.path() + ": tensor '" + name + "' has shape " + dims_text(t->dims) +
+            throw Error(ErrorCode::BadFile, file_.path() + ": tensor " + gguf::quote(name) + " has shape " + dims_text(t->dims) +
                                                 ", the metadata implies " + dims_text(dims));
         return *t;
     }
@@ -41,7 +42,7 @@ public:
         auto info = quant::ggml_type_info(static_cast<uint32_t>(t.type));
         auto f = quant::to_weight_format(t.type);
         if (!f)
-            throw Error(ErrorCode::Unsupported, file_.path() + ": tensor '" + t.name + "' has type " +
+            throw Error(ErrorCode::Unsupported, file_.path() + ": tensor " + gguf::quote(t.name) + " has type " +
                                                     (info ? info->name : "?") + ", which moe-vk does not read");
         return *f;
     }
@@ -55,7 +56,7 @@ private:
     std::span<const float> as_f32(const gguf::TensorInfo& t) const {
         if (t.type != quant::GgmlType::F32) {
             auto info = quant::ggml_type_info(static_cast<uint32_t>(t.type));
-            throw Error(ErrorCode::Unsupported, file_.path() + ": tensor '" + t.name + "' has type " +
+            throw Error(ErrorCode::Unsupported, file_.path() + ": tensor " + gguf::quote(t.name) + " has type " +
                                                     (info ? info->name : "?") + "; moe-vk reads it as f32 only");
         }
         return {reinterpret_cast<const float*>(t.data.data()), t.data.size() / 4};
@@ -83,8 +84,8 @@ moe::MoeWeightsView bind_moe(const TensorBinder& b, const ModelConfig& c, const 
     auto check_pair = [&](const gguf::TensorInfo& g, const gguf::TensorInfo& u) {
         // gate and up run fused in one kernel, which reads one format.
         if (g.type != u.type)
-            throw Error(ErrorCode::Unsupported, path + ": tensors '" + g.name + "' and '" + u.name +
-                                                    "' have different types; moe-vk needs gate and up alike");
+            throw Error(ErrorCode::Unsupported, path + ": tensors " + gguf::quote(g.name) + " and " + gguf::quote(u.name) +
+                                                    " have different types; moe-vk needs gate and up alike");
     };
     check_pair(gate, up);
     v.formats = {b.format(gate), b.format(down)};
@@ -115,7 +116,7 @@ ModelFile ModelFile::from(gguf::File file) {
     ModelWeights& w = mf.weights_;
 
     const gguf::TensorInfo* embd = b.find("token_embd.weight");
-    if (!embd) throw Error(ErrorCode::BadFile, f.path() + ": tensor 'token_embd.weight' is missing");
+    if (!embd) throw Error(ErrorCode::BadFile, f.path() + ": tensor " + gguf::quote("token_embd.weight") + " is missing");
     if (c.n_vocab == 0 && embd->dims.size() == 2) c.n_vocab = static_cast<uint32_t>(embd->dims[1]);
     w.token_embd = b.matrix("token_embd.weight", c.n_vocab, c.d_model);
     w.output_norm = b.f32("output_norm.weight", {c.d_model});
