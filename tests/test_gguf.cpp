@@ -710,6 +710,14 @@ TEST(GgufCorrupt, NamesInMessagesAreEscaped) {
     expect_printable(bytes, {"tensor 't\\x00\\x07\xc3\xa9\\x5c\\x27'", "n_dims 9"});
 }
 
+// A metadata count of 0 in front of metadata: the first key would read as a tensor name
+// ("tensor 'general.architecture': n_dims 8"); the message must say what is missing.
+TEST(GgufCorrupt, ZeroMetadataCountSaysTheArchitectureIsMissing) {
+    std::vector<uint8_t> bytes = small_writer().bytes();
+    poke<uint64_t>(bytes, 16, 0);
+    expect_bad(bytes, {"metadata key 'general.architecture' is missing", "metadata count is 0"});
+}
+
 TEST(GgufCorrupt, Alignment) {
     for (uint64_t alignment : {0u, 3u, 48u}) {
         Writer w = small_writer();

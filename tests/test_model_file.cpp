@@ -135,6 +135,34 @@ TEST(ModelFile, ValueOutOfRange) {
     expect_error(rewrite(small_spec(), e), ErrorCode::BadFile, {"top_k"});
 }
 
+// Mixtral files give the experts' width as feed_forward_length; a 0 there is the problem to
+// name, not an expert_feed_forward_length the file never had.
+TEST(ModelFile, ZeroFeedForwardLengthIsNamed) {
+    Edits e;
+    e.metadata = [](std::string& key, gguf::Value& v) {
+        if (key == "llama.expert_feed_forward_length") {
+            key = "llama.feed_forward_length";
+            v.data = uint64_t(0);
+        }
+        return true;
+    };
+    std::vector<uint8_t> bytes = rewrite(small_spec(), e);
+    expect_error(bytes, ErrorCode::BadFile, {"llama.feed_forward_length = 0", "at least 1"});
+    try {
+        ModelFile::from(gguf::File::parse(bytes, kName));
+    } catch (const Error& err) {
+        EXPECT_EQ(std::string(err.what()).find("missing"), std::string::npos) << err.what();
+    }
+    e.metadata = [](std::string& key, gguf::Value& v) {
+        if (key == "llama.expert_feed_forward_length") {
+            key = "llama.feed_forward_length";
+            v.data = uint64_t(256);
+        }
+        return true;
+    };
+    EXPECT_EQ(ModelFile::from(gguf::File::parse(rewrite(small_spec(), e), kName)).config().moe.d_ff, 256u);
+}
+
 TEST(ModelFile, MissingTensor) {
     Edits e;
     e.tensor = [](std::string& name, auto&, auto&, auto&) { return name != "blk.1.ffn_down_exps.weight"; };

@@ -409,8 +409,19 @@ File File::parse(std::span<const uint8_t> bytes, const std::string& name) {
     Parsed p;
     parse_header(c, p);
     parse_metadata(c, p);
-    parse_tensor_infos(c, p);
-    place_tensors(c, bytes, p);
+    try {
+        parse_tensor_infos(c, p);
+        place_tensors(c, bytes, p);
+    } catch (const Error& e) {
+        // A metadata count of 0 in front of metadata makes the first key read as a tensor name
+        // ("tensor 'general.architecture': n_dims 8"); say what is missing instead.
+        if (!p.metadata.empty()) throw;
+        std::string why = e.what();
+        if (why.starts_with(name + ": ")) why.erase(0, name.size() + 2);
+        throw Error(ErrorCode::BadFile, name + ": metadata key 'general.architecture' is missing: the header's " +
+                                            "metadata count is 0, and what follows does not read as tensor infos (" +
+                                            why + ")");
+    }
 
     File f;
     f.path_ = name;

@@ -111,11 +111,21 @@ ModelConfig read_config(const gguf::File& file) {
     m.d_model = c.d_model;
     m.n_experts = k.require("expert_count", 1, 256);
     m.top_k = k.require("expert_used_count", 1, 16);
-    uint32_t dense_ff = k.optional("feed_forward_length", 0, 0, kBig);
-    m.d_ff = k.optional("expert_feed_forward_length", dense_ff, 1, kBig);
-    if (m.d_ff == 0)
+    // The experts' width; files without expert_feed_forward_length (Mixtral's) give it as the
+    // dense feed_forward_length.
+    if (k.get("expert_feed_forward_length")) {
+        m.d_ff = k.require("expert_feed_forward_length", 1, kBig);
+    } else if (auto dense = k.get("feed_forward_length")) {
+        if (*dense == 0)
+            throw Error(ErrorCode::BadFile, file.path() + ": " + arch_name + ".feed_forward_length = 0 (the experts' " +
+                                                "width, as the file has no " + arch_name +
+                                                ".expert_feed_forward_length) must be at least 1");
+        m.d_ff = k.require("feed_forward_length", 1, kBig);
+    } else {
         throw Error(ErrorCode::BadFile, file.path() + ": missing metadata key " + arch_name +
-                                            ".expert_feed_forward_length");
+                                            ".expert_feed_forward_length (nor is there a " + arch_name +
+                                            ".feed_forward_length)");
+    }
     if (arch->shared_expert) {
         m.d_ff_shared = k.require("expert_shared_feed_forward_length", 1, kBig);
         m.shared_gated = true;
