@@ -163,6 +163,21 @@ TEST(ModelFile, ZeroFeedForwardLengthIsNamed) {
     EXPECT_EQ(ModelFile::from(gguf::File::parse(rewrite(small_spec(), e), kName)).config().moe.d_ff, 256u);
 }
 
+// A vocabulary shorter than the embedding's 50 rows would load and fail only when a sampled
+// id lands past it; longer, tokenizing could give ids past the embedding. Both are refused.
+TEST(ModelFile, VocabularyMustMatchTheEmbeddingRows) {
+    for (uint32_t n : {40u, 60u}) {
+        gguf::Writer w = synthetic_model(small_spec());
+        std::vector<std::string> tokens;
+        for (uint32_t i = 0; i < n; ++i) tokens.push_back(std::to_string(i));
+        w.set_strings("tokenizer.ggml.tokens", tokens);
+        test::TempFile file("vocab-" + std::to_string(n) + ".gguf", w.bytes());
+        test::expect_error([&] { ModelFile::open(file.path()); }, ErrorCode::BadFile,
+                           {file.path(), "tokenizer.ggml.tokens", "has " + std::to_string(n) + " tokens",
+                            "token_embd.weight", "50 rows"});
+    }
+}
+
 TEST(ModelFile, MissingTensor) {
     Edits e;
     e.tensor = [](std::string& name, auto&, auto&, auto&) { return name != "blk.1.ffn_down_exps.weight"; };

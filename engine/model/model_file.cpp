@@ -103,6 +103,19 @@ moe::MoeWeightsView bind_moe(const TensorBinder& b, const ModelConfig& c, const 
     return v;
 }
 
+// Every row of the embedding (and so every logit) must be a token of the vocabulary and every
+// token a row: a shorter vocabulary loads and fails only when a sampled id lands past it.
+void check_vocabulary_size(const gguf::File& f, const gguf::TensorInfo& embd) {
+    const gguf::Value* tokens = f.find("tokenizer.ggml.tokens");
+    if (!tokens || tokens->type != gguf::ValueType::Array || embd.dims.size() != 2) return;
+    const uint64_t n_tokens = std::get<gguf::Array>(tokens->data).items.size();
+    if (n_tokens != embd.dims[1])
+        throw Error(ErrorCode::BadFile, f.path() + ": the vocabulary (tokenizer.ggml.tokens) has " +
+                                            std::to_string(n_tokens) + " tokens, the token embedding " +
+                                            gguf::quote(embd.name) + " has " + std::to_string(embd.dims[1]) +
+                                            " rows");
+}
+
 }  // namespace
 
 ModelFile ModelFile::open(const std::string& path) { return from(gguf::File::open(path)); }
@@ -118,6 +131,7 @@ ModelFile ModelFile::from(gguf::File file) {
     const gguf::TensorInfo* embd = b.find("token_embd.weight");
     if (!embd) throw Error(ErrorCode::BadFile, f.path() + ": tensor " + gguf::quote("token_embd.weight") + " is missing");
     if (c.n_vocab == 0 && embd->dims.size() == 2) c.n_vocab = static_cast<uint32_t>(embd->dims[1]);
+    check_vocabulary_size(f, *embd);
     w.token_embd = b.matrix("token_embd.weight", c.n_vocab, c.d_model);
     w.output_norm = b.f32("output_norm.weight", {c.d_model});
     w.output = b.find("output.weight") ? b.matrix("output.weight", c.n_vocab, c.d_model) : w.token_embd;
