@@ -232,6 +232,69 @@ TEST(ModelFile, NormsMustBeF32) {
     expect_error(rewrite(small_spec(), e), ErrorCode::Unsupported, {"output_norm.weight", "f16"});
 }
 
+// Keys that change the numerics and that moe-vk does not implement: each refused by name,
+// with its value, unless it holds the value that changes nothing.
+struct KeyCase {
+    const char* name;
+    const char* arch;
+    const char* key;  // after "<arch>."
+    gguf::Value value;
+    const char* value_text;  // as the message gives it; nullptr: the file loads
+};
+
+void PrintTo(const KeyCase& c, std::ostream* os) { *os << c.name; }
+
+class UnimplementedKey : public ::testing::TestWithParam<KeyCase> {};
+
+gguf::Value f32(float v) { return {gguf::ValueType::F32, double(v)}; }
+gguf::Value u32(uint32_t v) { return {gguf::ValueType::U32, uint64_t(v)}; }
+gguf::Value text(const char* v) { return {gguf::ValueType::String, std::string(v)}; }
+gguf::Value flag(bool v) { return {gguf::ValueType::Bool, v}; }
+
+TEST_P(UnimplementedKey, IsRefusedByNameUnlessInert) {
+    const KeyCase& c = GetParam();
+    gguf::Writer w = synthetic_model(small_spec(c.arch));
+    const std::string key = std::string(c.arch) + "." + c.key;
+    w.set(key, c.value);
+    test::TempFile file(std::string(c.name) + ".gguf", w.bytes());
+    if (!c.value_text) {
+        EXPECT_NO_THROW(ModelFile::open(file.path()));
+        return;
+    }
+    test::expect_error([&] { ModelFile::open(file.path()); }, ErrorCode::Unsupported,
+                       {file.path(), key + " = " + c.value_text, "does not implement"});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Keys, UnimplementedKey,
+    ::testing::Values(
+        // RoPE scaling
+        KeyCase{"rope_yarn", "llama", "rope.scaling.type", text("yarn"), "'yarn'"},
+        KeyCase{"rope_longrope", "qwen2moe", "rope.scaling.type", text("longrope"), "'longrope'"},
+        KeyCase{"rope_factor", "llama", "rope.scaling.factor", f32(4.0f), "4"},
+        KeyCase{"rope_scale_linear", "qwen3moe", "rope.scale_linear", f32(2.0f), "2"},
+        KeyCase{"rope_attn_factor", "llama", "rope.scaling.attn_factor", f32(0.5f), "0.5"},
+        KeyCase{"rope_none", "llama", "rope.scaling.type", text("none"), nullptr},
+        KeyCase{"rope_linear", "llama", "rope.scaling.type", text("linear"), nullptr},
+        KeyCase{"rope_factor_1", "llama", "rope.scaling.factor", f32(1.0f), nullptr},
+        // sliding-window attention
+        KeyCase{"sliding_window", "llama", "attention.sliding_window", u32(4096), "4096"},
+        KeyCase{"sliding_window_0", "olmoe", "attention.sliding_window", u32(0), nullptr},
+        // soft-capping
+        KeyCase{"attn_softcap", "llama", "attn_logit_softcapping", f32(50.0f), "50"},
+        KeyCase{"final_softcap", "qwen3moe", "final_logit_softcapping", f32(30.0f), "30"},
+        // extra scales, clamps, grouped routing, bidirectional attention
+        KeyCase{"attention_scale", "llama", "attention.scale", f32(0.25f), "0.25"},
+        KeyCase{"attention_scale_default", "llama", "attention.scale", f32(0.125f), nullptr},  // 1/sqrt(64)
+        KeyCase{"logit_scale", "llama", "logit_scale", f32(0.0625f), "0.0625"},
+        KeyCase{"embedding_scale", "llama", "embedding_scale", f32(12.0f), "12"},
+        KeyCase{"residual_scale", "llama", "residual_scale", f32(0.22f), "0.219999999"},
+        KeyCase{"clamp_kqv", "olmoe", "attention.clamp_kqv", f32(8.0f), "8"},
+        KeyCase{"expert_groups", "qwen3moe", "expert_group_count", u32(8), "8"},
+        KeyCase{"not_causal", "llama", "attention.causal", flag(false), "false"},
+        KeyCase{"causal", "llama", "attention.causal", flag(true), nullptr}),
+    [](const ::testing::TestParamInfo<KeyCase>& info) { return std::string(info.param.name); });
+
 TEST(ModelFile, MissingFileNamesThePath) {
     try {
         ModelFile::open("/nonexistent/model.gguf");

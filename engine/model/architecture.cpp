@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gpu/error.h"
+#include "model/unimplemented_keys.h"
 #include "gguf/printable.h"
 
 namespace moevk::model {
@@ -146,6 +147,7 @@ ModelConfig read_config(const gguf::File& file) {
     } catch (const Error& e) {
         throw Error(ErrorCode::BadFile, file.path() + ": " + e.what());
     }
+    refuse_unimplemented_keys(file, c);
     return c;
 }
 
