@@ -3,6 +3,7 @@
 // moe-vk does not read. Each must fail with an error naming the file and the item. No GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "gguf/gguf.h"
@@ -99,6 +100,56 @@ TEST(ModelFile, Qwen2MoeAttentionBiasesAreOptional) {
     EXPECT_TRUE(l1.k_bias.empty());
     EXPECT_EQ(l1.v_bias.size(), 128u);
     EXPECT_EQ(partial.weights().layers[0].k_bias.size(), 128u);
+}
+
+// Many published Mixtral files keep one tensor per expert (blk.N.ffn_gate.E.weight): each
+// expert binds to its own three tensors, holding the bytes the merged layout holds.
+TEST(ModelFile, OneTensorPerExpertLoads) {
+    SyntheticSpec s = small_spec();
+    std::vector<uint8_t> merged_bytes = synthetic_model(s).bytes();
+    ModelFile merged = ModelFile::from(gguf::File::parse(merged_bytes, kName));
+    s.split_experts = true;
+    test::TempFile split_file("split-experts.gguf", synthetic_model(s).bytes());
+    ModelFile split = ModelFile::open(split_file.path());
+    ASSERT_EQ(split.file().find_tensor("blk.0.ffn_gate_exps.weight"), nullptr);
+    auto same = [](std::span<const uint8_t> a, std::span<const uint8_t> b) {
+        return std::equal(a.begin(), a.end(), b.begin(), b.end());
+    };
+    for (uint32_t l = 0; l < 2; ++l) {
+        const moe::MoeWeightsView& a = merged.weights().layers[l].moe;
+        const moe::MoeWeightsView& b = split.weights().layers[l].moe;
+        EXPECT_EQ(a.formats.gate_up, b.formats.gate_up);
+        EXPECT_EQ(a.formats.down, b.formats.down);
+        ASSERT_EQ(b.experts.size(), 4u);
+        for (uint32_t e = 0; e < 4; ++e) {
+            SCOPED_TRACE("layer " + std::to_string(l) + " expert " + std::to_string(e));
+            const std::string p = "blk." + std::to_string(l) + ".ffn_";
+            const std::string suffix = "." + std::to_string(e) + ".weight";
+            EXPECT_EQ(b.experts[e].gate.data(), split.file().find_tensor(p + "gate" + suffix)->data.data());
+            EXPECT_EQ(b.experts[e].up.data(), split.file().find_tensor(p + "up" + suffix)->data.data());
+            EXPECT_EQ(b.experts[e].down.data(), split.file().find_tensor(p + "down" + suffix)->data.data());
+            EXPECT_TRUE(same(a.experts[e].gate, b.experts[e].gate));
+            EXPECT_TRUE(same(a.experts[e].up, b.experts[e].up));
+            EXPECT_TRUE(same(a.experts[e].down, b.experts[e].down));
+        }
+    }
+    EXPECT_EQ(split.active_weight_bytes(), merged.active_weight_bytes());
+}
+
+TEST(ModelFile, OneTensorPerExpertNeedsEveryExpertInOneFormat) {
+    SyntheticSpec s = small_spec();
+    s.split_experts = true;
+    Edits e;
+    e.tensor = [](std::string& name, std::vector<uint64_t>& dims, quant::GgmlType& type, std::vector<uint8_t>& data) {
+        if (name == "blk.1.ffn_down.2.weight") {
+            type = quant::GgmlType::F16;
+            data.assign(dims[0] * dims[1] * 2, 0);
+        }
+        return true;
+    };
+    expect_error(rewrite(s, e), ErrorCode::Unsupported, {"blk.1.ffn_down.0.weight", "blk.1.ffn_down.2.weight"});
+    e.tensor = [](std::string& name, auto&, auto&, auto&) { return name != "blk.0.ffn_up.3.weight"; };
+    expect_error(rewrite(s, e), ErrorCode::BadFile, {"blk.0.ffn_up.3.weight", "missing"});
 }
 
 TEST(ModelFile, UnknownArchitecture) {

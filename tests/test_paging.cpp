@@ -176,6 +176,41 @@ TEST_F(Paging, FixtureModelsKeepTheirLogits) {
     if (!found) GTEST_SKIP() << "no fixture models in " << dir;
 }
 
+// The older Mixtral layout, one tensor per expert, written to disk: resident and paged through
+// budgets too small for all experts, the logits are the merged-layout file's, bit for bit.
+TEST_F(Paging, OneTensorPerExpertFilesGiveTheMergedFilesLogits) {
+    model::SyntheticSpec s = spec("llama", 8, 2, quant::WeightFormat::Q4_K, quant::WeightFormat::Q6_K, 31);
+    test::TempFile merged_file("paging-merged.gguf", model::synthetic_model(s).bytes());
+    s.split_experts = true;
+    test::TempFile split_file("paging-split.gguf", model::synthetic_model(s).bytes());
+    model::ModelFile merged = model::ModelFile::open(merged_file.path());
+    model::ModelFile split = model::ModelFile::open(split_file.path());
+    const uint32_t n_vocab = merged.config().n_vocab;
+    std::vector<uint32_t> prompt = some_tokens(9, n_vocab, 3), gen = some_tokens(3, n_vocab, 5);
+    runtime::SessionOptions o{.n_ctx = 16, .max_batch = 16};
+    Logits reference;
+    {
+        runtime::DeviceModel all(ctx(), merged);
+        reference = run(ctx(), all, o, prompt, gen);
+    }
+    {
+        runtime::DeviceModel all(ctx(), split);
+        Logits r = run(ctx(), all, o, prompt, gen);
+        EXPECT_TRUE(identical(r.prompt, reference.prompt));
+        EXPECT_TRUE(identical(r.generated, reference.generated));
+    }
+    runtime::DeviceModel paged(ctx(), split, runtime::DeviceModelOptions{.page_experts = true});
+    for (const char* budget : {"25%", "min"}) {
+        SCOPED_TRACE(budget);
+        o.vram_budget = parse_vram_budget(budget);
+        Logits r = run(ctx(), paged, o, prompt, gen);
+        EXPECT_TRUE(r.paged);
+        EXPECT_GT(r.stats.total().misses, 0u);
+        EXPECT_TRUE(identical(r.prompt, reference.prompt));
+        EXPECT_TRUE(identical(r.generated, reference.generated));
+    }
+}
+
 TEST_F(Paging, SlotPlansAndBudgetsTooSmall) {
     GeneratedModel g = generate(spec("llama", 8, 2, quant::WeightFormat::Q8_0, quant::WeightFormat::Q8_0, 21));
     runtime::DeviceModel paged(ctx(), *g.model, runtime::DeviceModelOptions{.page_experts = true});

@@ -72,30 +72,69 @@ std::vector<std::span<const uint8_t>> per_expert(const gguf::TensorInfo& t, uint
     return parts;
 }
 
+// gate and up run fused in one kernel, which reads one format.
+void check_gate_up(const std::string& path, const gguf::TensorInfo& g, const gguf::TensorInfo& u) {
+    if (g.type != u.type)
+        throw Error(ErrorCode::Unsupported, path + ": tensors " + gguf::quote(g.name) + " and " + gguf::quote(u.name) +
+                                                " have different types; moe-vk needs gate and up alike");
+}
+
+// The routed experts merged, one [n_experts][rows][row_len] tensor per matrix
+// (ffn_{gate,up,down}_exps): each expert is one byte range of each.
+void bind_merged_experts(const TensorBinder& b, const moe::MoeConfig& m, const std::string& p,
+                         const std::string& path, moe::MoeWeightsView& v) {
+    const auto& gate = b.require(p + "ffn_gate_exps.weight", {m.d_model, m.d_ff, m.n_experts});
+    const auto& up = b.require(p + "ffn_up_exps.weight", {m.d_model, m.d_ff, m.n_experts});
+    const auto& down = b.require(p + "ffn_down_exps.weight", {m.d_ff, m.d_model, m.n_experts});
+    check_gate_up(path, gate, up);
+    v.formats = {b.format(gate), b.format(down)};
+    auto g = per_expert(gate, m.n_experts), u = per_expert(up, m.n_experts), d = per_expert(down, m.n_experts);
+    for (uint32_t e = 0; e < m.n_experts; ++e) v.experts.push_back({g[e], u[e], d[e]});
+}
+
+// The older layout many published Mixtral files have: one tensor per expert and matrix,
+// ffn_{gate,up,down}.E.weight. Each expert binds to its own three tensors (the expert cache
+// pages an expert's three ranges as a unit wherever they lie); the kernels read one format per
+// layer, so every expert must have expert 0's.
+void bind_split_experts(const TensorBinder& b, const moe::MoeConfig& m, const std::string& p,
+                        const std::string& path, moe::MoeWeightsView& v) {
+    const gguf::TensorInfo* first[2] = {nullptr, nullptr};  // expert 0's gate and down
+    for (uint32_t e = 0; e < m.n_experts; ++e) {
+        std::string suffix = std::to_string(e);  // built in place: GCC 12 warns on "." + to_string
+        suffix.insert(0, 1, '.').append(".weight");
+        const auto& gate = b.require(p + "ffn_gate" + suffix, {m.d_model, m.d_ff});
+        const auto& up = b.require(p + "ffn_up" + suffix, {m.d_model, m.d_ff});
+        const auto& down = b.require(p + "ffn_down" + suffix, {m.d_ff, m.d_model});
+        check_gate_up(path, gate, up);
+        if (e == 0) {
+            first[0] = &gate;
+            first[1] = &down;
+            v.formats = {b.format(gate), b.format(down)};
+        }
+        for (auto [t, ref] : {std::pair{&gate, first[0]}, std::pair{&down, first[1]}})
+            if (t->type != ref->type)
+                throw Error(ErrorCode::Unsupported, path + ": tensors " + gguf::quote(ref->name) + " and " +
+                                                        gguf::quote(t->name) +
+                                                        " have different types; moe-vk needs one per layer");
+        v.experts.push_back({gate.data, up.data, down.data});
+    }
+}
+
 moe::MoeWeightsView bind_moe(const TensorBinder& b, const ModelConfig& c, const std::string& p,
                              const std::string& path) {
     const moe::MoeConfig& m = c.moe;
     moe::MoeWeightsView v;
     v.config = m;
     v.router = b.f32(p + "ffn_gate_inp.weight", {m.d_model, m.n_experts});
-    const auto& gate = b.require(p + "ffn_gate_exps.weight", {m.d_model, m.d_ff, m.n_experts});
-    const auto& up = b.require(p + "ffn_up_exps.weight", {m.d_model, m.d_ff, m.n_experts});
-    const auto& down = b.require(p + "ffn_down_exps.weight", {m.d_ff, m.d_model, m.n_experts});
-    auto check_pair = [&](const gguf::TensorInfo& g, const gguf::TensorInfo& u) {
-        // gate and up run fused in one kernel, which reads one format.
-        if (g.type != u.type)
-            throw Error(ErrorCode::Unsupported, path + ": tensors " + gguf::quote(g.name) + " and " + gguf::quote(u.name) +
-                                                    " have different types; moe-vk needs gate and up alike");
-    };
-    check_pair(gate, up);
-    v.formats = {b.format(gate), b.format(down)};
-    auto g = per_expert(gate, m.n_experts), u = per_expert(up, m.n_experts), d = per_expert(down, m.n_experts);
-    for (uint32_t e = 0; e < m.n_experts; ++e) v.experts.push_back({g[e], u[e], d[e]});
+    if (!b.find(p + "ffn_gate_exps.weight") && b.find(p + "ffn_gate.0.weight"))
+        bind_split_experts(b, m, p, path, v);
+    else
+        bind_merged_experts(b, m, p, path, v);
     if (m.d_ff_shared) {
         const auto& sg = b.require(p + "ffn_gate_shexp.weight", {m.d_model, m.d_ff_shared});
         const auto& su = b.require(p + "ffn_up_shexp.weight", {m.d_model, m.d_ff_shared});
         const auto& sd = b.require(p + "ffn_down_shexp.weight", {m.d_ff_shared, m.d_model});
-        check_pair(sg, su);
+        check_gate_up(path, sg, su);
         v.shared_formats = {b.format(sg), b.format(sd)};
         v.shared = {sg.data, su.data, sd.data};
         if (m.shared_gated) v.shared_gate = b.f32(p + "ffn_gate_inp_shexp.weight", {m.d_model});
