@@ -877,6 +877,22 @@ TEST(GgufCorrupt, FifoIsRefusedWithoutBlocking) {
     fs::remove(fifo);
 }
 
+// File::read copies through pread(): the same bytes as the mapping, and an error naming the
+// path (not a SIGBUS) once the file has been truncated under it.
+TEST(GgufCorrupt, ReadOfATruncatedFileIsAnError) {
+    std::string path = temp_path("read.gguf");
+    small_writer().write(path);
+    File f = File::open(path);
+    const TensorInfo& b = *f.find_tensor("tensor.b");
+    std::vector<uint8_t> copy(b.data.size());
+    f.read(b.data, copy.data());
+    EXPECT_TRUE(std::equal(copy.begin(), copy.end(), b.data.begin()));
+    ASSERT_EQ(::truncate(path.c_str(), off_t(b.offset + 10)), 0);
+    expect_error([&] { f.read(b.data, copy.data()); }, ErrorCode::BadFile,
+                 {path, "cannot read bytes " + std::to_string(b.offset + 10), "truncated"});
+    fs::remove(path);
+}
+
 // Random damage to a valid file may parse (a flipped data byte) or fail, but only with Error.
 TEST(GgufCorrupt, RandomByteFlips) {
     Writer w = small_writer();

@@ -67,12 +67,15 @@ uint64_t TensorInfo::rows() const {
     return n;
 }
 
-// The read-only mapping File::open makes; unmapped when the File goes.
+// The read-only mapping File::open makes, and the descriptor read() reads through; both go
+// with the File.
 struct File::Mapping {
     void* address = nullptr;
     size_t size = 0;
+    int fd = -1;
     ~Mapping() {
         if (address) munmap(address, size);
+        if (fd >= 0) ::close(fd);
     }
 };
 
@@ -462,16 +465,41 @@ File File::open(const std::string& path) {
         fail("empty file");
     }
     auto mapping = std::make_unique<Mapping>();
+    mapping->fd = fd;  // kept for read(), closed with the mapping
     mapping->size = static_cast<size_t>(st.st_size);
     void* address = mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int err = errno;
-    ::close(fd);  // the mapping keeps the file referenced
-    if (address == MAP_FAILED) fail("cannot map: " + errno_text(err));
+    if (address == MAP_FAILED) fail("cannot map: " + errno_text(errno));
     mapping->address = address;
 
     File f = parse({static_cast<const uint8_t*>(address), mapping->size}, path);
     f.mapping_ = std::move(mapping);
     return f;
+}
+
+void File::read(std::span<const uint8_t> range, void* dst) const {
+    const uint8_t* base = bytes_.data();
+    if (range.data() < base || range.data() + range.size() > base + bytes_.size())
+        throw Error(ErrorCode::InvalidArgument, path_ + ": read of a range outside the file's bytes");
+    const uint64_t offset = static_cast<uint64_t>(range.data() - base);
+    if (!mapping_ || mapping_->fd < 0) {
+        std::memcpy(dst, range.data(), range.size());
+        return;
+    }
+    uint8_t* out = static_cast<uint8_t*>(dst);
+    for (size_t done = 0; done < range.size();) {
+        ssize_t n = ::pread(mapping_->fd, out + done, range.size() - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            std::string why = n < 0 ? errno_text(errno) : "the file ends there";
+            struct stat st {};
+            if (n == 0 && fstat(mapping_->fd, &st) == 0)
+                why = "the file is " + std::to_string(st.st_size) + " bytes now, " + std::to_string(bytes_.size()) +
+                      " when it was opened (truncated while in use?)";
+            throw Error(ErrorCode::BadFile, path_ + ": cannot read bytes " + std::to_string(offset + done) + " to " +
+                                                std::to_string(offset + range.size()) + ": " + why);
+        }
+        done += static_cast<size_t>(n);
+    }
 }
 
 const Value* File::find(std::string_view key) const {
