@@ -398,8 +398,8 @@ void place_tensors(Cursor& c, std::span<const uint8_t> bytes, Parsed& p) {
         const TensorInfo& next = p.tensors[by_start[i]];
         if (prev.offset + prev.bytes > next.offset)
             throw Error(ErrorCode::BadFile, file + ": tensor " + quote(next.name) + " (from byte " +
-                                                std::to_string(next.offset) +
-                                                ") overlaps tensor " + quote(prev.name) + " (bytes " +
+                                                std::to_string(next.offset) + ") overlaps tensor " +
+                                                quote(prev.name) + " (bytes " +
                                                 std::to_string(prev.offset) + " to " +
                                                 std::to_string(prev.offset + prev.bytes) + ")");
     }
@@ -421,9 +421,10 @@ File File::parse(std::span<const uint8_t> bytes, const std::string& name) {
         if (!p.metadata.empty()) throw;
         std::string why = e.what();
         if (why.starts_with(name + ": ")) why.erase(0, name.size() + 2);
-        throw Error(ErrorCode::BadFile, name + ": metadata key 'general.architecture' is missing: the header's " +
-                                            "metadata count is 0, and what follows does not read as tensor infos (" +
-                                            why + ")");
+        throw Error(ErrorCode::BadFile,
+                    name + ": metadata key 'general.architecture' is missing: the header's " +
+                        "metadata count is 0, and what follows does not read as tensor infos (" +
+                        why + ")");
     }
 
     File f;
@@ -479,7 +480,8 @@ File File::open(const std::string& path) {
 void File::read(std::span<const uint8_t> range, void* dst) const {
     const uint8_t* base = bytes_.data();
     if (range.data() < base || range.data() + range.size() > base + bytes_.size())
-        throw Error(ErrorCode::InvalidArgument, path_ + ": read of a range outside the file's bytes");
+        throw Error(ErrorCode::InvalidArgument,
+                    path_ + ": read of a range outside the file's bytes");
     const uint64_t offset = static_cast<uint64_t>(range.data() - base);
     if (!mapping_ || mapping_->fd < 0) {
         std::memcpy(dst, range.data(), range.size());
@@ -487,15 +489,18 @@ void File::read(std::span<const uint8_t> range, void* dst) const {
     }
     uint8_t* out = static_cast<uint8_t*>(dst);
     for (size_t done = 0; done < range.size();) {
-        ssize_t n = ::pread(mapping_->fd, out + done, range.size() - done, static_cast<off_t>(offset + done));
+        ssize_t n = ::pread(mapping_->fd, out + done, range.size() - done,
+                            static_cast<off_t>(offset + done));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             std::string why = n < 0 ? errno_text(errno) : "the file ends there";
             struct stat st {};
             if (n == 0 && fstat(mapping_->fd, &st) == 0)
-                why = "the file is " + std::to_string(st.st_size) + " bytes now, " + std::to_string(bytes_.size()) +
+                why = "the file is " + std::to_string(st.st_size) + " bytes now, " +
+                      std::to_string(bytes_.size()) +
                       " when it was opened (truncated while in use?)";
-            throw Error(ErrorCode::BadFile, path_ + ": cannot read bytes " + std::to_string(offset + done) + " to " +
+            throw Error(ErrorCode::BadFile, path_ + ": cannot read bytes " +
+                                                std::to_string(offset + done) + " to " +
                                                 std::to_string(offset + range.size()) + ": " + why);
         }
         done += static_cast<size_t>(n);
@@ -523,8 +528,8 @@ namespace {
 
 [[noreturn]] void out_of_range(const std::string& path, std::string_view key,
                                const std::string& value, const char* wanted) {
-    throw Error(ErrorCode::BadFile, path + ": metadata key " + quote(key) + " value " +
-                                        value + " does not fit " + wanted);
+    throw Error(ErrorCode::BadFile, path + ": metadata key " + quote(key) + " value " + value +
+                                        " does not fit " + wanted);
 }
 
 std::string value_text(const Value& v) {
@@ -571,9 +576,8 @@ const Array& as_array(const std::string& path, std::string_view key, const Value
 
 [[noreturn]] void wrong_elements(const std::string& path, std::string_view key, const Array& a,
                                  const char* wanted) {
-    throw Error(ErrorCode::BadFile, path + ": metadata key " + quote(key) +
-                                        " is an array of " + value_type_name(a.element_type) +
-                                        ", not " + wanted);
+    throw Error(ErrorCode::BadFile, path + ": metadata key " + quote(key) + " is an array of " +
+                                        value_type_name(a.element_type) + ", not " + wanted);
 }
 
 }  // namespace
@@ -657,17 +661,13 @@ std::optional<std::vector<int64_t>> File::get_ints(std::string_view key) const {
 
 uint64_t File::require_uint(std::string_view key) const {
     std::optional<uint64_t> v = get_uint(key);
-    if (!v)
-        throw Error(ErrorCode::BadFile,
-                    path_ + ": metadata key " + quote(key) + " is missing");
+    if (!v) throw Error(ErrorCode::BadFile, path_ + ": metadata key " + quote(key) + " is missing");
     return *v;
 }
 
 std::string File::require_string(std::string_view key) const {
     std::optional<std::string> v = get_string(key);
-    if (!v)
-        throw Error(ErrorCode::BadFile,
-                    path_ + ": metadata key " + quote(key) + " is missing");
+    if (!v) throw Error(ErrorCode::BadFile, path_ + ": metadata key " + quote(key) + " is missing");
     return *v;
 }
 

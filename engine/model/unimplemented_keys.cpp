@@ -24,7 +24,7 @@ struct NumericKey {
 constexpr NumericKey kNumericKeys[] = {
     // RoPE frequency scaling: moe-vk rotates by the base frequency only.
     {"rope.scaling.factor", Leaves::ZeroOrOne},
-    {"rope.scale_linear", Leaves::ZeroOrOne},  // the older name of the linear factor
+    {"rope.scale_linear", Leaves::ZeroOrOne},   // the older name of the linear factor
     {"rope.scaling.attn_factor", Leaves::One},  // scales cos and sin
     // Attention over the last N positions only (Mistral-style).
     {"attention.sliding_window", Leaves::Zero},
@@ -35,7 +35,7 @@ constexpr NumericKey kNumericKeys[] = {
     {"logit_scale", Leaves::ZeroOrOne},
     {"embedding_scale", Leaves::ZeroOrOne},
     {"residual_scale", Leaves::ZeroOrOne},
-    {"attention.clamp_kqv", Leaves::Zero},  // q, k, v clamped to +-N (DBRX, OLMo)
+    {"attention.clamp_kqv", Leaves::Zero},      // q, k, v clamped to +-N (DBRX, OLMo)
     {"expert_group_count", Leaves::ZeroOrOne},  // top-k within groups of experts (DeepSeek-V3)
 };
 
@@ -71,9 +71,10 @@ std::string number_text(double v) {
 
 [[noreturn]] void refuse(const gguf::File& file, const std::string& key, const std::string& value,
                          const std::string& runs) {
-    throw Error(ErrorCode::Unsupported, file.path() + ": " + key + " = " + value +
-                                            " changes the numerics, and moe-vk does not implement it (it runs " +
-                                            runs + ")");
+    throw Error(ErrorCode::Unsupported,
+                file.path() + ": " + key + " = " + value +
+                    " changes the numerics, and moe-vk does not implement it (it runs " + runs +
+                    ")");
 }
 
 }  // namespace
@@ -96,7 +97,8 @@ void refuse_unimplemented_keys(const gguf::File& file, const ModelConfig& config
     const double scale = 1.0 / std::sqrt(double(config.head_dim));
     if (auto v = file.get_float(prefix + "attention.scale");
         v && *v != 0.0 && std::abs(*v - scale) > 1e-6 * scale)
-        refuse(file, prefix + "attention.scale", number_text(*v), "0 or 1/sqrt(head_dim) = " + number_text(scale));
+        refuse(file, prefix + "attention.scale", number_text(*v),
+               "0 or 1/sqrt(head_dim) = " + number_text(scale));
 }
 
 }  // namespace moevk::model
