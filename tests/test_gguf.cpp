@@ -1,14 +1,20 @@
 // The GGUF reader and writer, no GPU: round trips of every value type and of tensor data, the
 // real fixture files, and files corrupted on purpose (each must fail with BadFile naming the file
 // and the item), down to every truncation of a small file and random byte flips.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <limits>
 #include <map>
 #include <random>
@@ -675,6 +681,43 @@ TEST(GgufCorrupt, DuplicateKeyAndBadBool) {
     expect_bad(bad, {"metadata key 'key.b'", "bool byte 2"});
 }
 
+// Names come from the file: a NUL would cut what() short before the reason, and escape
+// sequences would reach the terminal. Messages quote them with \xNN, valid UTF-8 kept.
+TEST(GgufCorrupt, NamesInMessagesAreEscaped) {
+    auto expect_printable = [](const std::vector<uint8_t>& bytes, const std::vector<std::string>& parts) {
+        expect_bad(bytes, parts);
+        try {
+            File::parse(bytes, kName);
+        } catch (const Error& e) {
+            for (const char* p = e.what(); *p; ++p)
+                EXPECT_FALSE(static_cast<unsigned char>(*p) < 0x20 || *p == 0x7f) << "raw control byte in " << e.what();
+        }
+    };
+    const std::string key("key.\0nul\x1b[2J\xc2\x9b\xff", 15);
+    Writer w;
+    w.set_bool(key, true);
+    std::vector<uint8_t> bytes = w.bytes();
+    // after() compares chars with bytes, so find the fields from the header's 24 bytes instead.
+    const size_t name_end = 24 + 8 + key.size();
+    bytes[name_end + 4] = 2;
+    expect_printable(bytes, {"metadata key 'key.\\x00nul\\x1b[2J\\xc2\\x9b\\xff'", "bool byte 2"});
+
+    const std::string tensor("t\0\x07\xc3\xa9\\'", 7);  // NUL, BEL, é, backslash, quote
+    Writer t;
+    t.add_tensor(tensor, {4}, GgmlType::F32, random_bytes(16, 3));
+    bytes = t.bytes();
+    poke<uint32_t>(bytes, 24 + 8 + tensor.size(), 9);
+    expect_printable(bytes, {"tensor 't\\x00\\x07\xc3\xa9\\x5c\\x27'", "n_dims 9"});
+}
+
+// A metadata count of 0 in front of metadata: the first key would read as a tensor name
+// ("tensor 'general.architecture': n_dims 8"); the message must say what is missing.
+TEST(GgufCorrupt, ZeroMetadataCountSaysTheArchitectureIsMissing) {
+    std::vector<uint8_t> bytes = small_writer().bytes();
+    poke<uint64_t>(bytes, 16, 0);
+    expect_bad(bytes, {"metadata key 'general.architecture' is missing", "metadata count is 0"});
+}
+
 TEST(GgufCorrupt, Alignment) {
     for (uint64_t alignment : {0u, 3u, 48u}) {
         Writer w = small_writer();
@@ -805,6 +848,49 @@ TEST(GgufCorrupt, OpenErrorsNameThePath) {
         .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
     expect_error([&] { File::open(bad); }, ErrorCode::BadFile, {bad, "version", "1"});
     fs::remove(bad);
+}
+
+// A FIFO as the path must be refused at once: a plain open() waits for a writer forever. The
+// open runs on another thread; if it is still waiting after seconds, a writer end is opened so
+// that it returns and the test fails instead of hanging.
+TEST(GgufCorrupt, FifoIsRefusedWithoutBlocking) {
+    std::string fifo = temp_path("fifo.gguf");
+    fs::remove(fifo);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+    std::string message;
+    auto opening = std::async(std::launch::async, [&] {
+        try {
+            File::open(fifo);
+            message = "opened";
+        } catch (const Error& e) {
+            message = e.what();
+        }
+    });
+    if (opening.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+        int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+        opening.wait();
+        if (writer >= 0) ::close(writer);
+        ADD_FAILURE() << "File::open blocked on a FIFO";
+    }
+    EXPECT_NE(message.find(fifo), std::string::npos) << message;
+    EXPECT_NE(message.find("not a regular file"), std::string::npos) << message;
+    fs::remove(fifo);
+}
+
+// File::read copies through pread(): the same bytes as the mapping, and an error naming the
+// path (not a SIGBUS) once the file has been truncated under it.
+TEST(GgufCorrupt, ReadOfATruncatedFileIsAnError) {
+    std::string path = temp_path("read.gguf");
+    small_writer().write(path);
+    File f = File::open(path);
+    const TensorInfo& b = *f.find_tensor("tensor.b");
+    std::vector<uint8_t> copy(b.data.size());
+    f.read(b.data, copy.data());
+    EXPECT_TRUE(std::equal(copy.begin(), copy.end(), b.data.begin()));
+    ASSERT_EQ(::truncate(path.c_str(), off_t(b.offset + 10)), 0);
+    expect_error([&] { f.read(b.data, copy.data()); }, ErrorCode::BadFile,
+                 {path, "cannot read bytes " + std::to_string(b.offset + 10), "truncated"});
+    fs::remove(path);
 }
 
 // Random damage to a valid file may parse (a flipped data byte) or fail, but only with Error.

@@ -10,6 +10,7 @@
 #include "runtime/device_model.h"
 #include "runtime/reference_model.h"
 #include "runtime/session.h"
+#include "runtime/step_runner.h"
 #include "generated_model.h"
 #include "test_support.h"
 
@@ -105,6 +106,11 @@ model::SyntheticSpec with_partial_rope(model::SyntheticSpec s, uint32_t n_rot) {
     return s;
 }
 
+model::SyntheticSpec without_bias(model::SyntheticSpec s) {
+    s.qkv_bias = false;
+    return s;
+}
+
 model::SyntheticSpec tied(model::SyntheticSpec s) {
     s.tied_output = true;
     return s;
@@ -117,6 +123,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"llama_partial_rope_tied", tied(with_partial_rope(spec("llama", 4, 4, 24, 3), 16))},
                       Case{"qwen3moe_gqa2", spec("qwen3moe", 6, 3, 16, 4)},
                       Case{"qwen2moe_shared_bias", spec("qwen2moe", 4, 2, 24, 5)},
+                      Case{"qwen2moe_shared_no_bias", without_bias(spec("qwen2moe", 4, 2, 24, 10))},
                       Case{"olmoe_whole_qk_norm", spec("olmoe", 5, 5, 16, 6)},
                       Case{"llama_f16", with_formats(spec("llama", 4, 2, 32, 7), quant::WeightFormat::F16)},
                       Case{"qwen3moe_q8_0", with_formats(spec("qwen3moe", 4, 2, 32, 8), quant::WeightFormat::Q8_0)}),
@@ -149,5 +156,42 @@ TEST_F(ModelSession, RejectsTokensOutsideTheVocabularyAndAFullContext) {
     EXPECT_EQ(s.eval(four).size(), 4u * 101u);
 }
 
+void expect_non_finite_logits_refused(gpu::Context& ctx, const model::SyntheticSpec& nan_spec) {
+    SCOPED_TRACE(quant::format_name(nan_spec.attn_format));
+    std::vector<uint8_t> good = model::synthetic_model(nan_spec).bytes();
+    gguf::File parsed = gguf::File::parse(good, "good");
+    gguf::Writer w;
+    for (const auto& [key, value] : parsed.metadata()) w.set(key, value);
+    for (const gguf::TensorInfo& t : parsed.tensors())
+        w.add_tensor(t.name, t.dims, t.type, std::vector<uint8_t>(t.data.size(), 0xff));  // NaN in f32 and in f16 scales
+    test::TempFile file("all-nan.gguf", w.bytes());
+    model::ModelFile m = model::ModelFile::open(file.path());
+    runtime::DeviceModel device(ctx, m);
+    runtime::Session s(ctx, device, {.n_ctx = 8, .max_batch = 4});
+    std::vector<uint32_t> tokens = {1, 2, 3};
+    test::expect_error([&] { s.eval(tokens, false); }, ErrorCode::BadFile, {"position 2", "not finite"});
+    test::expect_error([&] { s.eval(tokens); }, ErrorCode::BadFile, {"position 0", "not finite"});
+    EXPECT_EQ(s.position(), 0u);
+    runtime::StepRunner runner(ctx, s);
+    runner.begin(std::span(tokens).first(1));
+    test::expect_error(
+        [&] {
+            while (!runner.finished()) {
+                runner.submit(1e9);
+                runner.wait();
+            }
+        },
+        ErrorCode::BadFile, {"position 0", "not finite"});
+    runner.abandon();
+    EXPECT_EQ(s.position(), 0u);
+}
+
+// A file whose weights are all NaN, written to disk: evaluating it must fail naming the
+// position, not hand a sampler logits it turns into some token. Batch, token by token, and the
+// budgeted steps (pieces) alike.
+TEST_F(ModelSession, NonFiniteLogitsAreAnError) {
+    for (quant::WeightFormat f : {quant::WeightFormat::F32, quant::WeightFormat::Q8_0})
+        expect_non_finite_logits_refused(ctx(), with_formats(spec("llama", 4, 2, 32, 11), f));
+}
 }  // namespace
 }  // namespace moevk

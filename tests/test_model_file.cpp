@@ -3,6 +3,7 @@
 // moe-vk does not read. Each must fail with an error naming the file and the item. No GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "gguf/gguf.h"
@@ -78,6 +79,79 @@ TEST(ModelFile, EveryArchitectureInTheTableLoads) {
     }
 }
 
+// llama.cpp loads qwen2moe's attn_{q,k,v}.bias as optional, each on its own: files without
+// them (or without some) exist, and an absent bias is a zero one.
+TEST(ModelFile, Qwen2MoeAttentionBiasesAreOptional) {
+    SyntheticSpec s = small_spec("qwen2moe");
+    s.qkv_bias = false;
+    test::TempFile none("qwen2moe-no-bias.gguf", synthetic_model(s).bytes());
+    ModelFile m = ModelFile::open(none.path());
+    for (const LayerWeights& l : m.weights().layers) {
+        EXPECT_TRUE(l.q_bias.empty());
+        EXPECT_TRUE(l.k_bias.empty());
+        EXPECT_TRUE(l.v_bias.empty());
+    }
+    Edits e;
+    e.tensor = [](std::string& name, auto&, auto&, auto&) { return name != "blk.1.attn_k.bias"; };
+    test::TempFile some("qwen2moe-some-bias.gguf", rewrite(small_spec("qwen2moe"), e));
+    ModelFile partial = ModelFile::open(some.path());
+    const LayerWeights& l1 = partial.weights().layers[1];
+    EXPECT_EQ(l1.q_bias.size(), 256u);
+    EXPECT_TRUE(l1.k_bias.empty());
+    EXPECT_EQ(l1.v_bias.size(), 128u);
+    EXPECT_EQ(partial.weights().layers[0].k_bias.size(), 128u);
+}
+
+// Many published Mixtral files keep one tensor per expert (blk.N.ffn_gate.E.weight): each
+// expert binds to its own three tensors, holding the bytes the merged layout holds.
+TEST(ModelFile, OneTensorPerExpertLoads) {
+    SyntheticSpec s = small_spec();
+    std::vector<uint8_t> merged_bytes = synthetic_model(s).bytes();
+    ModelFile merged = ModelFile::from(gguf::File::parse(merged_bytes, kName));
+    s.split_experts = true;
+    test::TempFile split_file("split-experts.gguf", synthetic_model(s).bytes());
+    ModelFile split = ModelFile::open(split_file.path());
+    ASSERT_EQ(split.file().find_tensor("blk.0.ffn_gate_exps.weight"), nullptr);
+    auto same = [](std::span<const uint8_t> a, std::span<const uint8_t> b) {
+        return std::equal(a.begin(), a.end(), b.begin(), b.end());
+    };
+    for (uint32_t l = 0; l < 2; ++l) {
+        const moe::MoeWeightsView& a = merged.weights().layers[l].moe;
+        const moe::MoeWeightsView& b = split.weights().layers[l].moe;
+        EXPECT_EQ(a.formats.gate_up, b.formats.gate_up);
+        EXPECT_EQ(a.formats.down, b.formats.down);
+        ASSERT_EQ(b.experts.size(), 4u);
+        for (uint32_t e = 0; e < 4; ++e) {
+            SCOPED_TRACE("layer " + std::to_string(l) + " expert " + std::to_string(e));
+            const std::string p = "blk." + std::to_string(l) + ".ffn_";
+            const std::string suffix = "." + std::to_string(e) + ".weight";
+            EXPECT_EQ(b.experts[e].gate.data(), split.file().find_tensor(p + "gate" + suffix)->data.data());
+            EXPECT_EQ(b.experts[e].up.data(), split.file().find_tensor(p + "up" + suffix)->data.data());
+            EXPECT_EQ(b.experts[e].down.data(), split.file().find_tensor(p + "down" + suffix)->data.data());
+            EXPECT_TRUE(same(a.experts[e].gate, b.experts[e].gate));
+            EXPECT_TRUE(same(a.experts[e].up, b.experts[e].up));
+            EXPECT_TRUE(same(a.experts[e].down, b.experts[e].down));
+        }
+    }
+    EXPECT_EQ(split.active_weight_bytes(), merged.active_weight_bytes());
+}
+
+TEST(ModelFile, OneTensorPerExpertNeedsEveryExpertInOneFormat) {
+    SyntheticSpec s = small_spec();
+    s.split_experts = true;
+    Edits e;
+    e.tensor = [](std::string& name, std::vector<uint64_t>& dims, quant::GgmlType& type, std::vector<uint8_t>& data) {
+        if (name == "blk.1.ffn_down.2.weight") {
+            type = quant::GgmlType::F16;
+            data.assign(dims[0] * dims[1] * 2, 0);
+        }
+        return true;
+    };
+    expect_error(rewrite(s, e), ErrorCode::Unsupported, {"blk.1.ffn_down.0.weight", "blk.1.ffn_down.2.weight"});
+    e.tensor = [](std::string& name, auto&, auto&, auto&) { return name != "blk.0.ffn_up.3.weight"; };
+    expect_error(rewrite(s, e), ErrorCode::BadFile, {"blk.0.ffn_up.3.weight", "missing"});
+}
+
 TEST(ModelFile, UnknownArchitecture) {
     Edits e;
     e.metadata = [](std::string& key, gguf::Value& v) {
@@ -85,6 +159,16 @@ TEST(ModelFile, UnknownArchitecture) {
         return true;
     };
     expect_error(rewrite(small_spec(), e), ErrorCode::Unsupported, {"mamba9", "qwen3moe"});
+}
+
+TEST(ModelFile, ArchitectureNameIsEscaped) {
+    Edits e;
+    e.metadata = [](std::string& key, gguf::Value& v) {
+        if (key == "general.architecture") v.data = std::string("evil\x1b]0;title\x07\0tail", 19);
+        return true;
+    };
+    expect_error(rewrite(small_spec(), e), ErrorCode::Unsupported,
+                 {"'evil\\x1b]0;title\\x07\\x00tail'", "is not supported"});
 }
 
 TEST(ModelFile, MissingKey) {
@@ -100,6 +184,49 @@ TEST(ModelFile, ValueOutOfRange) {
         return true;
     };
     expect_error(rewrite(small_spec(), e), ErrorCode::BadFile, {"top_k"});
+}
+
+// Mixtral files give the experts' width as feed_forward_length; a 0 there is the problem to
+// name, not an expert_feed_forward_length the file never had.
+TEST(ModelFile, ZeroFeedForwardLengthIsNamed) {
+    Edits e;
+    e.metadata = [](std::string& key, gguf::Value& v) {
+        if (key == "llama.expert_feed_forward_length") {
+            key = "llama.feed_forward_length";
+            v.data = uint64_t(0);
+        }
+        return true;
+    };
+    std::vector<uint8_t> bytes = rewrite(small_spec(), e);
+    expect_error(bytes, ErrorCode::BadFile, {"llama.feed_forward_length = 0", "at least 1"});
+    try {
+        ModelFile::from(gguf::File::parse(bytes, kName));
+    } catch (const Error& err) {
+        EXPECT_EQ(std::string(err.what()).find("missing"), std::string::npos) << err.what();
+    }
+    e.metadata = [](std::string& key, gguf::Value& v) {
+        if (key == "llama.expert_feed_forward_length") {
+            key = "llama.feed_forward_length";
+            v.data = uint64_t(256);
+        }
+        return true;
+    };
+    EXPECT_EQ(ModelFile::from(gguf::File::parse(rewrite(small_spec(), e), kName)).config().moe.d_ff, 256u);
+}
+
+// A vocabulary shorter than the embedding's 50 rows would load and fail only when a sampled
+// id lands past it; longer, tokenizing could give ids past the embedding. Both are refused.
+TEST(ModelFile, VocabularyMustMatchTheEmbeddingRows) {
+    for (uint32_t n : {40u, 60u}) {
+        gguf::Writer w = synthetic_model(small_spec());
+        std::vector<std::string> tokens;
+        for (uint32_t i = 0; i < n; ++i) tokens.push_back(std::to_string(i));
+        w.set_strings("tokenizer.ggml.tokens", tokens);
+        test::TempFile file("vocab-" + std::to_string(n) + ".gguf", w.bytes());
+        test::expect_error([&] { ModelFile::open(file.path()); }, ErrorCode::BadFile,
+                           {file.path(), "tokenizer.ggml.tokens", "has " + std::to_string(n) + " tokens",
+                            "token_embd.weight", "50 rows"});
+    }
 }
 
 TEST(ModelFile, MissingTensor) {
@@ -155,6 +282,69 @@ TEST(ModelFile, NormsMustBeF32) {
     };
     expect_error(rewrite(small_spec(), e), ErrorCode::Unsupported, {"output_norm.weight", "f16"});
 }
+
+// Keys that change the numerics and that moe-vk does not implement: each refused by name,
+// with its value, unless it holds the value that changes nothing.
+struct KeyCase {
+    const char* name;
+    const char* arch;
+    const char* key;  // after "<arch>."
+    gguf::Value value;
+    const char* value_text;  // as the message gives it; nullptr: the file loads
+};
+
+void PrintTo(const KeyCase& c, std::ostream* os) { *os << c.name; }
+
+class UnimplementedKey : public ::testing::TestWithParam<KeyCase> {};
+
+gguf::Value f32(float v) { return {gguf::ValueType::F32, double(v)}; }
+gguf::Value u32(uint32_t v) { return {gguf::ValueType::U32, uint64_t(v)}; }
+gguf::Value text(const char* v) { return {gguf::ValueType::String, std::string(v)}; }
+gguf::Value flag(bool v) { return {gguf::ValueType::Bool, v}; }
+
+TEST_P(UnimplementedKey, IsRefusedByNameUnlessInert) {
+    const KeyCase& c = GetParam();
+    gguf::Writer w = synthetic_model(small_spec(c.arch));
+    const std::string key = std::string(c.arch) + "." + c.key;
+    w.set(key, c.value);
+    test::TempFile file(std::string(c.name) + ".gguf", w.bytes());
+    if (!c.value_text) {
+        EXPECT_NO_THROW(ModelFile::open(file.path()));
+        return;
+    }
+    test::expect_error([&] { ModelFile::open(file.path()); }, ErrorCode::Unsupported,
+                       {file.path(), key + " = " + c.value_text, "does not implement"});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Keys, UnimplementedKey,
+    ::testing::Values(
+        // RoPE scaling
+        KeyCase{"rope_yarn", "llama", "rope.scaling.type", text("yarn"), "'yarn'"},
+        KeyCase{"rope_longrope", "qwen2moe", "rope.scaling.type", text("longrope"), "'longrope'"},
+        KeyCase{"rope_factor", "llama", "rope.scaling.factor", f32(4.0f), "4"},
+        KeyCase{"rope_scale_linear", "qwen3moe", "rope.scale_linear", f32(2.0f), "2"},
+        KeyCase{"rope_attn_factor", "llama", "rope.scaling.attn_factor", f32(0.5f), "0.5"},
+        KeyCase{"rope_none", "llama", "rope.scaling.type", text("none"), nullptr},
+        KeyCase{"rope_linear", "llama", "rope.scaling.type", text("linear"), nullptr},
+        KeyCase{"rope_factor_1", "llama", "rope.scaling.factor", f32(1.0f), nullptr},
+        // sliding-window attention
+        KeyCase{"sliding_window", "llama", "attention.sliding_window", u32(4096), "4096"},
+        KeyCase{"sliding_window_0", "olmoe", "attention.sliding_window", u32(0), nullptr},
+        // soft-capping
+        KeyCase{"attn_softcap", "llama", "attn_logit_softcapping", f32(50.0f), "50"},
+        KeyCase{"final_softcap", "qwen3moe", "final_logit_softcapping", f32(30.0f), "30"},
+        // extra scales, clamps, grouped routing, bidirectional attention
+        KeyCase{"attention_scale", "llama", "attention.scale", f32(0.25f), "0.25"},
+        KeyCase{"attention_scale_default", "llama", "attention.scale", f32(0.125f), nullptr},  // 1/sqrt(64)
+        KeyCase{"logit_scale", "llama", "logit_scale", f32(0.0625f), "0.0625"},
+        KeyCase{"embedding_scale", "llama", "embedding_scale", f32(12.0f), "12"},
+        KeyCase{"residual_scale", "llama", "residual_scale", f32(0.22f), "0.219999999"},
+        KeyCase{"clamp_kqv", "olmoe", "attention.clamp_kqv", f32(8.0f), "8"},
+        KeyCase{"expert_groups", "qwen3moe", "expert_group_count", u32(8), "8"},
+        KeyCase{"not_causal", "llama", "attention.causal", flag(false), "false"},
+        KeyCase{"causal", "llama", "attention.causal", flag(true), nullptr}),
+    [](const ::testing::TestParamInfo<KeyCase>& info) { return std::string(info.param.name); });
 
 TEST(ModelFile, MissingFileNamesThePath) {
     try {

@@ -121,6 +121,32 @@ TEST_F(MoeStages, TopkTiesGoToTheLowerExpert) {
     }
 }
 
+// NaN router logits (NaN weights upstream) compare false with everything: the selection must
+// still give K distinct valid expert ids, never the padding's 0xFFFFFFFF that the expert
+// kernels would index with.
+TEST_F(MoeStages, TopkOfNanLogitsSelectsValidExperts) {
+    for (Gating g : {Gating::Softmax, Gating::Sigmoid}) {
+        const uint32_t T = 3, E = 12, K = 4;
+        std::vector<float> logits = random_floats(size_t(T) * E, 5, -4, 4);
+        for (uint32_t e = 0; e < E; ++e) logits[e] = std::nanf("");  // token 0: all NaN
+        logits[E + 3] = logits[2 * E + 0] = logits[2 * E + 11] = std::nanf("");  // some NaN
+        MoeConfig c{.d_model = 32, .d_ff = 32, .n_experts = E, .top_k = K, .gating = g};
+        gpu::Buffer lb = device_buffer(ctx(), logits, "logits");
+        gpu::Buffer ids = poisoned_buffer(ctx(), T * K, "ids");
+        gpu::Buffer weights = poisoned_buffer(ctx(), T * K, "weights");
+        run(ctx(), [&](gpu::CommandBuffer& cb) {
+            record_topk(cb, ctx(), lb.address(), 0, ids.address(), weights.address(), T, c);
+        });
+        auto got = gpu::download<uint32_t>(ctx(), ids, T * K);
+        for (uint32_t t = 0; t < T; ++t) {
+            std::vector<uint32_t> row(&got[t * K], &got[t * K] + K);
+            for (uint32_t id : row) EXPECT_LT(id, E) << "token " << t;
+            std::sort(row.begin(), row.end());
+            EXPECT_EQ(std::unique(row.begin(), row.end()), row.end()) << "token " << t << " picked an expert twice";
+        }
+    }
+}
+
 struct PermuteCase {
     uint32_t tokens, experts, k;
     float capacity_factor;

@@ -3,6 +3,9 @@
 // with each policy and prefetch on and off, for prompt batches (expert groups) and generation,
 // on generated models and the fixture models. Also: budgets refused with the minimum, slots a
 // queued dispatch still reads are not overwritten, and a failed upload leaves the engine usable.
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -174,6 +177,63 @@ TEST_F(Paging, FixtureModelsKeepTheirLogits) {
                          f.budgets);
     }
     if (!found) GTEST_SKIP() << "no fixture models in " << dir;
+}
+
+// The older Mixtral layout, one tensor per expert, written to disk: resident and paged through
+// budgets too small for all experts, the logits are the merged-layout file's, bit for bit.
+TEST_F(Paging, OneTensorPerExpertFilesGiveTheMergedFilesLogits) {
+    model::SyntheticSpec s = spec("llama", 8, 2, quant::WeightFormat::Q4_K, quant::WeightFormat::Q6_K, 31);
+    test::TempFile merged_file("paging-merged.gguf", model::synthetic_model(s).bytes());
+    s.split_experts = true;
+    test::TempFile split_file("paging-split.gguf", model::synthetic_model(s).bytes());
+    model::ModelFile merged = model::ModelFile::open(merged_file.path());
+    model::ModelFile split = model::ModelFile::open(split_file.path());
+    const uint32_t n_vocab = merged.config().n_vocab;
+    std::vector<uint32_t> prompt = some_tokens(9, n_vocab, 3), gen = some_tokens(3, n_vocab, 5);
+    runtime::SessionOptions o{.n_ctx = 16, .max_batch = 16};
+    Logits reference;
+    {
+        runtime::DeviceModel all(ctx(), merged);
+        reference = run(ctx(), all, o, prompt, gen);
+    }
+    {
+        runtime::DeviceModel all(ctx(), split);
+        Logits r = run(ctx(), all, o, prompt, gen);
+        EXPECT_TRUE(identical(r.prompt, reference.prompt));
+        EXPECT_TRUE(identical(r.generated, reference.generated));
+    }
+    runtime::DeviceModel paged(ctx(), split, runtime::DeviceModelOptions{.page_experts = true});
+    for (const char* budget : {"25%", "min"}) {
+        SCOPED_TRACE(budget);
+        o.vram_budget = parse_vram_budget(budget);
+        Logits r = run(ctx(), paged, o, prompt, gen);
+        EXPECT_TRUE(r.paged);
+        EXPECT_GT(r.stats.total().misses, 0u);
+        EXPECT_TRUE(identical(r.prompt, reference.prompt));
+        EXPECT_TRUE(identical(r.generated, reference.generated));
+    }
+}
+
+// A model file truncated while a paged session reads experts from it: the uploads read with
+// pread(), so the next one fails with an error naming the file instead of a SIGBUS from the
+// mapping killing the process.
+TEST_F(Paging, AFileTruncatedWhilePagingIsAnErrorNotACrash) {
+    model::SyntheticSpec s = spec("llama", 8, 2, quant::WeightFormat::Q8_0, quant::WeightFormat::Q8_0, 23);
+    test::TempFile f("paging-truncated.gguf", model::synthetic_model(s).bytes());
+    model::ModelFile file = model::ModelFile::open(f.path());
+    runtime::DeviceModel paged(ctx(), file, runtime::DeviceModelOptions{.page_experts = true});
+    runtime::Session session(ctx(), paged, {.n_ctx = 16, .max_batch = 8, .vram_budget = parse_vram_budget("min")});
+    ASSERT_TRUE(session.paged());
+    const uint32_t n_vocab = file.config().n_vocab;
+    session.eval(some_tokens(4, n_vocab, 1));
+    ASSERT_EQ(::truncate(f.path().c_str(), off_t(file.file().data_offset())), 0) << std::strerror(errno);
+    std::vector<uint32_t> gen = some_tokens(4, n_vocab, 2);
+    test::expect_error(
+        [&] {
+            for (uint32_t t : gen) session.eval(std::span<const uint32_t>(&t, 1));
+        },
+        ErrorCode::BadFile, {f.path(), "truncated"});
+    EXPECT_EQ(session.position(), 4u);
 }
 
 TEST_F(Paging, SlotPlansAndBudgetsTooSmall) {

@@ -1,10 +1,15 @@
 #include "test_support.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 
 namespace moevk::test {
 namespace {
@@ -96,6 +101,20 @@ void expect_error(const std::function<void()>& f, ErrorCode code, const std::vec
             EXPECT_NE(message.find(part), std::string::npos)
                 << "message \"" << message << "\" does not mention \"" << part << "\"";
     }
+}
+
+TempFile::TempFile(const std::string& name, std::span<const uint8_t> bytes) {
+    std::filesystem::path p = std::filesystem::temp_directory_path() /
+                              ("moevk-test-" + std::to_string(::getpid()) + "-" + name);
+    path_ = p.string();
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    if (!out) throw std::runtime_error("cannot write " + path_);
+}
+
+TempFile::~TempFile() {
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);
 }
 
 }  // namespace moevk::test

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,5 +51,19 @@ gpu::Buffer poisoned_buffer(gpu::Context& ctx, size_t words, const std::string& 
 // Runs `f` and checks that it throws moevk::Error with `code` and a message that mentions every
 // one of `parts` (a file name, a key, a value): the engine's errors must say what was wrong.
 void expect_error(const std::function<void()>& f, ErrorCode code, const std::vector<std::string>& parts);
+
+// A real file holding bytes a test wrote (a GGUF file to open by path), in the system's
+// temporary folder under a name of this process's own; removed when it goes.
+class TempFile {
+public:
+    TempFile(const std::string& name, std::span<const uint8_t> bytes);
+    ~TempFile();
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
 
 }  // namespace moevk::test

@@ -107,16 +107,30 @@ ExpertCache::~ExpertCache() {
     }
 }
 
+void ExpertCache::read(std::span<const uint8_t> src, uint8_t* dst) const {
+    if (options_.read)
+        options_.read(src, dst);
+    else
+        std::memcpy(dst, src.data(), src.size());
+}
+
 void ExpertCache::upload_all() {
+    std::vector<uint8_t> bytes;  // one matrix at a time, where options_.read reads the file
     for (uint32_t l = 0; l < n_layers(); ++l) {
         const Layout& a = layouts_[l];
         std::vector<VkDeviceAddress> table;
         for (uint32_t e = 0; e < n_experts_; ++e) {
             uint32_t s = l * n_experts_ + e;
             const moe::ExpertView& v = layers_[l].experts[e];
-            gpu::upload(ctx_, slots_[s], v.gate.data(), v.gate.size(), a.gate);
-            gpu::upload(ctx_, slots_[s], v.up.data(), v.up.size(), a.up);
-            gpu::upload(ctx_, slots_[s], v.down.data(), v.down.size(), a.down);
+            for (auto [src, offset] : {std::pair{v.gate, a.gate}, std::pair{v.up, a.up}, std::pair{v.down, a.down}}) {
+                if (options_.read) {
+                    bytes.resize(src.size());
+                    read(src, bytes.data());
+                    gpu::upload(ctx_, slots_[s], bytes.data(), bytes.size(), offset);
+                } else {
+                    gpu::upload(ctx_, slots_[s], src.data(), src.size(), offset);
+                }
+            }
             residency_.assign(s, l, e);
             table_slot_[l][e] = s;
             for (uint64_t offset : {a.gate, a.up, a.down}) table.push_back(slots_[s].address() + offset);
@@ -147,9 +161,9 @@ uint64_t ExpertCache::upload(uint32_t layer, uint32_t expert, uint32_t s) {
         // The ring entry is free once the copy that last read it has run.
         ctx_.wait(ctx_.transfer_queue(), staging_value_[r]);
         uint8_t* dst = static_cast<uint8_t*>(staging_.mapped()) + uint64_t(r) * slot_bytes_;
-        std::memcpy(dst + a.gate, v.gate.data(), v.gate.size());
-        std::memcpy(dst + a.up, v.up.data(), v.up.size());
-        std::memcpy(dst + a.down, v.down.data(), v.down.size());
+        read(v.gate, dst + a.gate);
+        read(v.up, dst + a.up);
+        read(v.down, dst + a.down);
         gpu::CommandBuffer& cb = *staging_commands_[r];
         cb.begin();
         cb.copy(staging_, uint64_t(r) * slot_bytes_, slots_[s], 0, a.bytes);

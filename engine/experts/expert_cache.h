@@ -36,6 +36,10 @@ struct CacheOptions {
     // Called before each upload with (layer, expert); what it throws fails that upload (tests
     // inject errors here).
     std::function<void(uint32_t, uint32_t)> before_upload;
+    // Copies one matrix of an expert from where LayerExperts points into `dst`; without it, a
+    // memcpy from the view. Sessions paging a model file read it with gguf::File::read, so a
+    // file truncated under them fails the upload instead of a SIGBUS from the mapping.
+    std::function<void(std::span<const uint8_t> src, uint8_t* dst)> read;
 };
 
 class ExpertCache {
@@ -91,6 +95,7 @@ private:
     // Uploads (layer, expert) into slot s, evicting its expert; returns the transfer value.
     uint64_t upload(uint32_t layer, uint32_t expert, uint32_t s);
     void upload_all();
+    void read(std::span<const uint8_t> src, uint8_t* dst) const;
 
     gpu::Context& ctx_;
     std::vector<LayerExperts> layers_;

@@ -93,6 +93,12 @@ public:
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;
 
+    // Copies `range`, a part of bytes(), into `dst` with pread() from the file instead of through
+    // the mapping: reading a mapping whose file was truncated meanwhile is a SIGBUS, a pread a
+    // short read, which this turns into Error(BadFile) naming the path and the bytes. A File
+    // from parse() copies from its bytes.
+    void read(std::span<const uint8_t> range, void* dst) const;
+
 private:
     File() = default;
     struct Mapping;

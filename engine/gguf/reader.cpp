@@ -16,6 +16,7 @@
 
 #include "gguf/format.h"
 #include "gguf/gguf.h"
+#include "gguf/printable.h"
 #include "gpu/error.h"
 
 namespace moevk::gguf {
@@ -66,12 +67,15 @@ uint64_t TensorInfo::rows() const {
     return n;
 }
 
-// The read-only mapping File::open makes; unmapped when the File goes.
+// The read-only mapping File::open makes, and the descriptor read() reads through; both go
+// with the File.
 struct File::Mapping {
     void* address = nullptr;
     size_t size = 0;
+    int fd = -1;
     ~Mapping() {
         if (address) munmap(address, size);
+        if (fd >= 0) ::close(fd);
     }
 };
 
@@ -232,7 +236,7 @@ Value read_value(Cursor& c, ValueType type, std::string_view item, uint64_t inde
 }
 
 std::string quoted(std::string_view label, std::string_view name) {
-    return std::string(label) + " '" + std::string(name) + "'";
+    return std::string(label) + " " + quote(name);
 }
 
 uint64_t read_alignment(Cursor& c, const std::string& item, const Value& v) {
@@ -318,7 +322,7 @@ void parse_metadata(Cursor& c, Parsed& p) {
     for (size_t i = 1; i < p.metadata_order.size(); ++i) {
         const std::string& key = p.metadata[p.metadata_order[i]].first;
         if (key == p.metadata[p.metadata_order[i - 1]].first)
-            throw Error(ErrorCode::BadFile, c.file() + ": duplicate metadata key '" + key + "'");
+            throw Error(ErrorCode::BadFile, c.file() + ": duplicate metadata key " + quote(key));
     }
 }
 
@@ -357,7 +361,7 @@ void parse_tensor_infos(Cursor& c, Parsed& p) {
     for (size_t i = 1; i < p.tensor_order.size(); ++i) {
         const std::string& name = p.tensors[p.tensor_order[i]].name;
         if (name == p.tensors[p.tensor_order[i - 1]].name)
-            throw Error(ErrorCode::BadFile, c.file() + ": duplicate tensor name '" + name + "'");
+            throw Error(ErrorCode::BadFile, c.file() + ": duplicate tensor name " + quote(name));
     }
 }
 
@@ -377,7 +381,7 @@ void place_tensors(Cursor& c, std::span<const uint8_t> bytes, Parsed& p) {
         std::optional<uint64_t> end = start ? checked_add(*start, t.bytes) : std::nullopt;
         if (!end || *end > size)
             throw Error(ErrorCode::BadFile,
-                        file + ": tensor '" + t.name + "': " + std::to_string(t.bytes) +
+                        file + ": tensor " + quote(t.name) + ": " + std::to_string(t.bytes) +
                             " bytes at data offset " + std::to_string(t.offset) +
                             " (data section at byte " + std::to_string(p.data_offset) +
                             ") run past the end of the file (" + std::to_string(size) + " bytes)");
@@ -393,9 +397,9 @@ void place_tensors(Cursor& c, std::span<const uint8_t> bytes, Parsed& p) {
         const TensorInfo& prev = p.tensors[by_start[i - 1]];
         const TensorInfo& next = p.tensors[by_start[i]];
         if (prev.offset + prev.bytes > next.offset)
-            throw Error(ErrorCode::BadFile, file + ": tensor '" + next.name + "' (from byte " +
-                                                std::to_string(next.offset) +
-                                                ") overlaps tensor '" + prev.name + "' (bytes " +
+            throw Error(ErrorCode::BadFile, file + ": tensor " + quote(next.name) + " (from byte " +
+                                                std::to_string(next.offset) + ") overlaps tensor " +
+                                                quote(prev.name) + " (bytes " +
                                                 std::to_string(prev.offset) + " to " +
                                                 std::to_string(prev.offset + prev.bytes) + ")");
     }
@@ -408,8 +412,20 @@ File File::parse(std::span<const uint8_t> bytes, const std::string& name) {
     Parsed p;
     parse_header(c, p);
     parse_metadata(c, p);
-    parse_tensor_infos(c, p);
-    place_tensors(c, bytes, p);
+    try {
+        parse_tensor_infos(c, p);
+        place_tensors(c, bytes, p);
+    } catch (const Error& e) {
+        // A metadata count of 0 in front of metadata makes the first key read as a tensor name
+        // ("tensor 'general.architecture': n_dims 8"); say what is missing instead.
+        if (!p.metadata.empty()) throw;
+        std::string why = e.what();
+        if (why.starts_with(name + ": ")) why.erase(0, name.size() + 2);
+        throw Error(ErrorCode::BadFile,
+                    name + ": metadata key 'general.architecture' is missing: the header's " +
+                        "metadata count is 0, and what follows does not read as tensor infos (" +
+                        why + ")");
+    }
 
     File f;
     f.path_ = name;
@@ -428,9 +444,14 @@ File File::open(const std::string& path) {
     auto fail = [&](const std::string& why) -> void {
         throw Error(ErrorCode::BadFile, path + ": " + why);
     };
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail("cannot open: " + errno_text(errno));
+    // A FIFO blocks in open() until a writer comes, a device may too: look before opening, and
+    // open without blocking so that a path swapped for one in between cannot hang either; the
+    // fstat below then refuses it.
     struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) fail("cannot open: " + errno_text(errno));
+    if (!S_ISREG(st.st_mode)) fail("not a regular file");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) fail("cannot open: " + errno_text(errno));
     if (fstat(fd, &st) != 0) {
         int err = errno;
         ::close(fd);
@@ -445,16 +466,45 @@ File File::open(const std::string& path) {
         fail("empty file");
     }
     auto mapping = std::make_unique<Mapping>();
+    mapping->fd = fd;  // kept for read(), closed with the mapping
     mapping->size = static_cast<size_t>(st.st_size);
     void* address = mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int err = errno;
-    ::close(fd);  // the mapping keeps the file referenced
-    if (address == MAP_FAILED) fail("cannot map: " + errno_text(err));
+    if (address == MAP_FAILED) fail("cannot map: " + errno_text(errno));
     mapping->address = address;
 
     File f = parse({static_cast<const uint8_t*>(address), mapping->size}, path);
     f.mapping_ = std::move(mapping);
     return f;
+}
+
+void File::read(std::span<const uint8_t> range, void* dst) const {
+    const uint8_t* base = bytes_.data();
+    if (range.data() < base || range.data() + range.size() > base + bytes_.size())
+        throw Error(ErrorCode::InvalidArgument,
+                    path_ + ": read of a range outside the file's bytes");
+    const uint64_t offset = static_cast<uint64_t>(range.data() - base);
+    if (!mapping_ || mapping_->fd < 0) {
+        std::memcpy(dst, range.data(), range.size());
+        return;
+    }
+    uint8_t* out = static_cast<uint8_t*>(dst);
+    for (size_t done = 0; done < range.size();) {
+        ssize_t n = ::pread(mapping_->fd, out + done, range.size() - done,
+                            static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            std::string why = n < 0 ? errno_text(errno) : "the file ends there";
+            struct stat st {};
+            if (n == 0 && fstat(mapping_->fd, &st) == 0)
+                why = "the file is " + std::to_string(st.st_size) + " bytes now, " +
+                      std::to_string(bytes_.size()) +
+                      " when it was opened (truncated while in use?)";
+            throw Error(ErrorCode::BadFile, path_ + ": cannot read bytes " +
+                                                std::to_string(offset + done) + " to " +
+                                                std::to_string(offset + range.size()) + ": " + why);
+        }
+        done += static_cast<size_t>(n);
+    }
 }
 
 const Value* File::find(std::string_view key) const {
@@ -472,14 +522,14 @@ namespace {
 
 [[noreturn]] void wrong_type(const std::string& path, std::string_view key, const Value& v,
                              const char* wanted) {
-    throw Error(ErrorCode::BadFile, path + ": metadata key '" + std::string(key) + "' is " +
+    throw Error(ErrorCode::BadFile, path + ": metadata key " + quote(key) + " is " +
                                         value_type_name(v.type) + ", not " + wanted);
 }
 
 [[noreturn]] void out_of_range(const std::string& path, std::string_view key,
                                const std::string& value, const char* wanted) {
-    throw Error(ErrorCode::BadFile, path + ": metadata key '" + std::string(key) + "' value " +
-                                        value + " does not fit " + wanted);
+    throw Error(ErrorCode::BadFile, path + ": metadata key " + quote(key) + " value " + value +
+                                        " does not fit " + wanted);
 }
 
 std::string value_text(const Value& v) {
@@ -526,9 +576,8 @@ const Array& as_array(const std::string& path, std::string_view key, const Value
 
 [[noreturn]] void wrong_elements(const std::string& path, std::string_view key, const Array& a,
                                  const char* wanted) {
-    throw Error(ErrorCode::BadFile, path + ": metadata key '" + std::string(key) +
-                                        "' is an array of " + value_type_name(a.element_type) +
-                                        ", not " + wanted);
+    throw Error(ErrorCode::BadFile, path + ": metadata key " + quote(key) + " is an array of " +
+                                        value_type_name(a.element_type) + ", not " + wanted);
 }
 
 }  // namespace
@@ -612,17 +661,13 @@ std::optional<std::vector<int64_t>> File::get_ints(std::string_view key) const {
 
 uint64_t File::require_uint(std::string_view key) const {
     std::optional<uint64_t> v = get_uint(key);
-    if (!v)
-        throw Error(ErrorCode::BadFile,
-                    path_ + ": metadata key '" + std::string(key) + "' is missing");
+    if (!v) throw Error(ErrorCode::BadFile, path_ + ": metadata key " + quote(key) + " is missing");
     return *v;
 }
 
 std::string File::require_string(std::string_view key) const {
     std::optional<std::string> v = get_string(key);
-    if (!v)
-        throw Error(ErrorCode::BadFile,
-                    path_ + ": metadata key '" + std::string(key) + "' is missing");
+    if (!v) throw Error(ErrorCode::BadFile, path_ + ": metadata key " + quote(key) + " is missing");
     return *v;
 }
 

@@ -4,6 +4,8 @@
 #include <string>
 
 #include "gpu/error.h"
+#include "model/unimplemented_keys.h"
+#include "gguf/printable.h"
 
 namespace moevk::model {
 namespace {
@@ -67,8 +69,8 @@ ModelConfig read_config(const gguf::File& file) {
     if (!arch) {
         std::string known;
         for (const Architecture& a : kArchitectures) known += (known.empty() ? "" : ", ") + std::string(a.name);
-        throw Error(ErrorCode::Unsupported, file.path() + ": architecture '" + arch_name +
-                                                "' is not supported (supported: " + known + ")");
+        throw Error(ErrorCode::Unsupported, file.path() + ": architecture " + gguf::quote(arch_name) +
+                                                " is not supported (supported: " + known + ")");
     }
     Keys k(file, arch_name);
     constexpr uint32_t kBig = 1u << 20;
@@ -110,11 +112,21 @@ ModelConfig read_config(const gguf::File& file) {
     m.d_model = c.d_model;
     m.n_experts = k.require("expert_count", 1, 256);
     m.top_k = k.require("expert_used_count", 1, 16);
-    uint32_t dense_ff = k.optional("feed_forward_length", 0, 0, kBig);
-    m.d_ff = k.optional("expert_feed_forward_length", dense_ff, 1, kBig);
-    if (m.d_ff == 0)
+    // The experts' width; files without expert_feed_forward_length (Mixtral's) give it as the
+    // dense feed_forward_length.
+    if (k.get("expert_feed_forward_length")) {
+        m.d_ff = k.require("expert_feed_forward_length", 1, kBig);
+    } else if (auto dense = k.get("feed_forward_length")) {
+        if (*dense == 0)
+            throw Error(ErrorCode::BadFile, file.path() + ": " + arch_name + ".feed_forward_length = 0 (the experts' " +
+                                                "width, as the file has no " + arch_name +
+                                                ".expert_feed_forward_length) must be at least 1");
+        m.d_ff = k.require("feed_forward_length", 1, kBig);
+    } else {
         throw Error(ErrorCode::BadFile, file.path() + ": missing metadata key " + arch_name +
-                                            ".expert_feed_forward_length");
+                                            ".expert_feed_forward_length (nor is there a " + arch_name +
+                                            ".feed_forward_length)");
+    }
     if (arch->shared_expert) {
         m.d_ff_shared = k.require("expert_shared_feed_forward_length", 1, kBig);
         m.shared_gated = true;
@@ -135,6 +147,7 @@ ModelConfig read_config(const gguf::File& file) {
     } catch (const Error& e) {
         throw Error(ErrorCode::BadFile, file.path() + ": " + e.what());
     }
+    refuse_unimplemented_keys(file, c);
     return c;
 }
 

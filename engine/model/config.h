@@ -33,7 +33,7 @@ struct ModelConfig {
     float rms_eps = 1e-5f;
     RopeOrdering rope = RopeOrdering::Normal;
     QkNorm qk_norm = QkNorm::None;
-    bool qkv_bias = false;  // attn_q/k/v carry a bias (Qwen2-MoE)
+    bool qkv_bias = false;  // attn_q/k/v may carry a bias, each optional (Qwen2-MoE)
     // Every layer's MoE block. moe.format is unused: formats come per tensor from the file.
     moe::MoeConfig moe;
 

@@ -77,12 +77,20 @@ gguf::Writer synthetic_model(const SyntheticSpec& s) {
     };
     // Norm weights near 1, as trained models have them.
     auto norm = [&](const std::string& name, uint32_t n) { vec(name, g.uniform(n, 0.8f, 1.2f)); };
-    // [E][rows][row_len] expert tensors, n distinct experts repeated when distinct_experts is set.
+    // [E][rows][row_len] expert tensors, n distinct experts repeated when distinct_experts is set;
+    // with split_experts, E tensors [rows][row_len] named blk.N.<matrix>.E.weight instead.
     auto experts = [&](const std::string& name, quant::WeightFormat f, uint32_t rows, uint32_t row_len) {
         uint32_t distinct = s.distinct_experts ? std::min(s.distinct_experts, s.n_experts) : s.n_experts;
         std::vector<std::vector<uint8_t>> pool;
         for (uint32_t e = 0; e < distinct; ++e)
             pool.push_back(quant::encode_matrix(f, g.weights(rows, row_len), rows, row_len));
+        if (s.split_experts) {
+            const std::string stem = name.substr(0, name.size() - std::string("_exps.weight").size());
+            for (uint32_t e = 0; e < s.n_experts; ++e)
+                w.add_tensor(stem + "." + std::to_string(e) + ".weight", {row_len, rows}, quant::to_ggml_type(f),
+                             pool[e % distinct]);
+            return;
+        }
         std::vector<uint8_t> all;
         all.reserve(pool[0].size() * s.n_experts);
         for (uint32_t e = 0; e < s.n_experts; ++e) all.insert(all.end(), pool[e % distinct].begin(), pool[e % distinct].end());
@@ -104,7 +112,7 @@ gguf::Writer synthetic_model(const SyntheticSpec& s) {
         matrix(p + "attn_k.weight", s.attn_format, kv_dim, s.d_model);
         matrix(p + "attn_v.weight", s.attn_format, kv_dim, s.d_model);
         matrix(p + "attn_output.weight", s.attn_format, s.d_model, q_dim);
-        if (arch->qkv_bias) {
+        if (arch->qkv_bias && s.qkv_bias) {
             vec(p + "attn_q.bias", g.uniform(q_dim, -0.1f, 0.1f));
             vec(p + "attn_k.bias", g.uniform(kv_dim, -0.1f, 0.1f));
             vec(p + "attn_v.bias", g.uniform(kv_dim, -0.1f, 0.1f));

@@ -32,6 +32,10 @@ struct SyntheticSpec {
     quant::WeightFormat embed_format = quant::WeightFormat::F32;
     quant::WeightFormat output_format = quant::WeightFormat::F32;
     bool tied_output = false;  // no output.weight: the token embedding serves
+    bool qkv_bias = true;      // attn_{q,k,v}.bias where the architecture has them (optional there)
+    // The older layout of many Mixtral files: one tensor per expert, blk.N.ffn_gate.E.weight,
+    // holding the same values the merged ffn_gate_exps.weight would.
+    bool split_experts = false;
     // Quantising billions of random values takes minutes; with n > 0 each layer quantises n
     // experts and repeats them (their routers stay distinct), which is enough for timing.
     uint32_t distinct_experts = 0;

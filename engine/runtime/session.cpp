@@ -39,6 +39,19 @@ uint32_t checked_max_batch(const model::ModelConfig& c, uint32_t max_batch) {
     return max_batch;
 }
 
+// Non-finite logits mean weights holding NaN or infinity, or activations that overflowed; a
+// sampler would pick a token from them without a word. `rows` rows of n_vocab from position
+// `first`; the error names the first position and token that is not finite.
+void check_finite(std::span<const float> logits, uint32_t n_vocab, uint32_t first) {
+    for (size_t i = 0; i < logits.size(); ++i)
+        if (!std::isfinite(logits[i]))
+            throw Error(ErrorCode::BadFile,
+                        "the logits at position " + std::to_string(first + i / n_vocab) + " are not finite (" +
+                            (std::isnan(logits[i]) ? "NaN" : "infinity") + " for token " +
+                            std::to_string(i % n_vocab) +
+                            "): the model's weights hold non-finite values or its activations overflow");
+}
+
 }  // namespace
 
 Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions options)
@@ -119,10 +132,11 @@ void Session::record_attention_block(gpu::CommandBuffer& cb, uint32_t i, uint32_
     linear(l.wk, h_, k_);
     linear(l.wv, h_, v_);
     cb.barrier();
-    if (c.qkv_bias) {
-        record_bias_add(cb, ctx_, q_.address(), l.q_bias, T, c.q_dim());
-        record_bias_add(cb, ctx_, k_.address(), l.k_bias, T, c.kv_dim());
-        record_bias_add(cb, ctx_, v_.address(), l.v_bias, T, c.kv_dim());
+    // Each bias is optional in the file (an empty buffer when absent).
+    if (l.q_bias || l.k_bias || l.v_bias) {
+        if (l.q_bias) record_bias_add(cb, ctx_, q_.address(), l.q_bias, T, c.q_dim());
+        if (l.k_bias) record_bias_add(cb, ctx_, k_.address(), l.k_bias, T, c.kv_dim());
+        if (l.v_bias) record_bias_add(cb, ctx_, v_.address(), l.v_bias, T, c.kv_dim());
         cb.barrier();
     }
     if (c.qk_norm == model::QkNorm::PerHead) {
@@ -243,6 +257,7 @@ void Session::record_piece(gpu::CommandBuffer& cb, uint32_t piece) {
 }
 
 void Session::finish_pieces() {
+    check_finite(last_logits(), model_.config().n_vocab, position_ + piece_tokens_ - 1);
     position_ += piece_tokens_;
     collect_selected_experts(piece_tokens_);
 }
@@ -293,6 +308,7 @@ void Session::eval_chunk(std::span<const uint32_t> tokens, bool want_all, bool l
     if (want_all || last_chunk) {
         size_t rows = want_all ? T : 1;
         std::vector<float> part = gpu::download<float>(ctx_, want_all ? logits_ : last_logits_, rows * c.n_vocab);
+        check_finite(part, c.n_vocab, position_ - uint32_t(rows));
         // last_logits() is the last position's after every step.
         if (want_all && last_chunk)
             std::copy(part.end() - c.n_vocab, part.end(), static_cast<float*>(last_logits_.mapped()));

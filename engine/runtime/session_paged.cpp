@@ -96,6 +96,10 @@ void Session::init_paging() {
     cache_options.policy = options_.cache_policy;
     cache_options.lfu_decay = options_.lfu_decay;
     cache_options.before_upload = options_.before_upload;
+    // pread() from the file, not the mapping: a file truncated while the session runs is then
+    // an error naming it, not a SIGBUS.
+    const gguf::File& file = model_.paged_file()->file();
+    cache_options.read = [&file](std::span<const uint8_t> src, uint8_t* dst) { file.read(src, dst); };
     cache_ = std::make_unique<experts::ExpertCache>(ctx_, std::move(layers), plan_.slots, cache_options);
     if (cache_->all_resident()) return;
 

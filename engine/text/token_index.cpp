@@ -1,6 +1,7 @@
 #include "text/token_index.h"
 
 #include "gpu/error.h"
+#include "gguf/printable.h"
 
 namespace moevk::text {
 
@@ -11,8 +12,8 @@ TokenIndex::TokenIndex(const Vocab& vocab) {
         if (text.empty()) continue;
         auto [it, added] = ids_.emplace(text, id);
         if (!added)
-            throw Error(ErrorCode::BadFile, vocab.source + ": tokenizer.ggml.tokens: '" + text +
-                                                "' is both token " + std::to_string(it->second) +
+            throw Error(ErrorCode::BadFile, vocab.source + ": tokenizer.ggml.tokens: " + gguf::quote(text) +
+                                                " is both token " + std::to_string(it->second) +
                                                 " and token " + std::to_string(id));
     }
 }

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "gpu/error.h"
+#include "gguf/printable.h"
 #include "text/bpe.h"
 #include "text/detokenizer.h"
 #include "text/pre_tokenizer.h"
@@ -273,8 +274,8 @@ Tokenizer Tokenizer::from_vocab(Vocab vocab) {
     } else {
         std::optional<PreTokenizer> pre = pre_tokenizer_from_name(m.vocab.pre);
         if (!pre)
-            throw Error(ErrorCode::Unsupported, m.vocab.source + ": tokenizer.ggml.pre '" +
-                                                    m.vocab.pre + "' is not supported");
+            throw Error(ErrorCode::Unsupported, m.vocab.source + ": tokenizer.ggml.pre " +
+                                                    gguf::quote(m.vocab.pre) + " is not supported");
         m.pre = *pre;
         m.ranks.emplace(m.vocab.merges);
     }

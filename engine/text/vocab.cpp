@@ -1,6 +1,7 @@
 #include "text/vocab.h"
 
 #include "gpu/error.h"
+#include "gguf/printable.h"
 #include "text/pre_tokenizer.h"
 
 namespace moevk::text {
@@ -38,8 +39,8 @@ Vocab read_vocab(const gguf::File& f) {
         v.model = VocabModel::BytePairs;
     } else {
         throw Error(ErrorCode::Unsupported,
-                    f.path() + ": tokenizer.ggml.model '" + model +
-                        "' is not supported (moe-vk reads 'llama' and 'gpt2')");
+                    f.path() + ": tokenizer.ggml.model " + gguf::quote(model) +
+                        " is not supported (moe-vk reads 'llama' and 'gpt2')");
     }
     v.pre = f.get_string("tokenizer.ggml.pre").value_or("");
     v.name = f.get_string("general.name").value_or("");
@@ -97,8 +98,8 @@ Vocab read_vocab(const gguf::File& f) {
         v.merges = std::move(*merges);
         std::optional<PreTokenizer> pre = pre_tokenizer_from_name(v.pre);
         if (!pre)
-            throw Error(ErrorCode::Unsupported, f.path() + ": tokenizer.ggml.pre '" + v.pre +
-                                                    "' is not supported (moe-vk has: " +
+            throw Error(ErrorCode::Unsupported, f.path() + ": tokenizer.ggml.pre " + gguf::quote(v.pre) +
+                                                    " is not supported (moe-vk has: " +
                                                     std::string(supported_pre_tokenizer_names()) +
                                                     ")");
         v.add_bos = *pre == PreTokenizer::Llama3;

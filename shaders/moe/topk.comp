@@ -70,6 +70,12 @@ void main() {
         p = 1.0 / (1.0 + exp(-logit));
         score = pc.has_bias != 0u ? p + pc.bias.v[min(e, pc.n_experts - 1u)] : p;
     }
+    // A NaN score (NaN weights or an overflow upstream) compares false with everything: left as
+    // it is, no live expert would ever win a round and the winner would be the padding's id
+    // 0xFFFFFFFF, which the expert kernels then index with. Ranked just above the padding, NaN
+    // experts still win when nothing else is left, so every id is a valid expert and the NaN
+    // goes on in the weights, where the host sees it in the logits.
+    if (isnan(score)) score = -3.0e38;
     prob[e] = p;
     bool taken = !live;
 
