@@ -10,7 +10,9 @@
 //
 // Pass/fail: the session's KV cache and buffers are allocated when it is made, so after the
 // first report (every cache and pipeline warm) device memory must not grow at all and resident
-// memory by at most --rss-slack MiB. Exit status 1 otherwise, 2 for an API error.
+// memory by at most --rss-slack MiB; the live Vulkan objects it counts (below) must not grow,
+// and destroying the engine must free all of them and all its memory. Exit status 1 otherwise, 2 for an API error.
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -66,6 +69,104 @@ VKAPI_ATTR void VKAPI_CALL counting_free(VkDevice device, VkDeviceMemory memory,
     g_free(device, memory, callbacks);
 }
 
+// Live Vulkan objects the engine made (buffers, command pools and buffers, query pools,
+// semaphores, fences, pipelines): a leak that stays inside an arena block shows here.
+std::atomic<int64_t> g_objects{0};
+PFN_vkCreateBuffer g_create_buffer;
+PFN_vkDestroyBuffer g_destroy_buffer;
+PFN_vkCreateCommandPool g_create_pool;
+PFN_vkDestroyCommandPool g_destroy_pool;
+PFN_vkAllocateCommandBuffers g_allocate_cbs;
+PFN_vkFreeCommandBuffers g_free_cbs;
+PFN_vkCreateQueryPool g_create_query;
+PFN_vkDestroyQueryPool g_destroy_query;
+PFN_vkCreateSemaphore g_create_semaphore;
+PFN_vkDestroySemaphore g_destroy_semaphore;
+PFN_vkCreateFence g_create_fence;
+PFN_vkDestroyFence g_destroy_fence;
+PFN_vkCreateComputePipelines g_create_pipelines;
+PFN_vkDestroyPipeline g_destroy_pipeline;
+
+VkResult counted(VkResult r, int64_t n = 1) {
+    if (r == VK_SUCCESS) g_objects += n;
+    return r;
+}
+template <class Handle>
+void uncount(Handle h) {
+    if (h != VK_NULL_HANDLE) --g_objects;
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL c_create_buffer(VkDevice d, const VkBufferCreateInfo* i, const VkAllocationCallbacks* a, VkBuffer* o) {
+    return counted(g_create_buffer(d, i, a, o));
+}
+VKAPI_ATTR void VKAPI_CALL c_destroy_buffer(VkDevice d, VkBuffer h, const VkAllocationCallbacks* a) {
+    uncount(h);
+    g_destroy_buffer(d, h, a);
+}
+VKAPI_ATTR VkResult VKAPI_CALL c_create_pool(VkDevice d, const VkCommandPoolCreateInfo* i, const VkAllocationCallbacks* a, VkCommandPool* o) {
+    return counted(g_create_pool(d, i, a, o));
+}
+// Command buffers still allocated from each pool: destroying the pool frees them.
+std::mutex g_pools_lock;
+std::unordered_map<VkCommandPool, int64_t> g_pool_buffers;
+VKAPI_ATTR void VKAPI_CALL c_destroy_pool(VkDevice d, VkCommandPool h, const VkAllocationCallbacks* a) {
+    if (h != VK_NULL_HANDLE) {
+        std::lock_guard<std::mutex> l(g_pools_lock);
+        g_objects -= 1 + g_pool_buffers[h];
+        g_pool_buffers.erase(h);
+    }
+    g_destroy_pool(d, h, a);
+}
+VKAPI_ATTR VkResult VKAPI_CALL c_allocate_cbs(VkDevice d, const VkCommandBufferAllocateInfo* i, VkCommandBuffer* o) {
+    VkResult r = g_allocate_cbs(d, i, o);
+    if (r == VK_SUCCESS) {
+        std::lock_guard<std::mutex> l(g_pools_lock);
+        g_pool_buffers[i->commandPool] += i->commandBufferCount;
+        g_objects += i->commandBufferCount;
+    }
+    return r;
+}
+VKAPI_ATTR void VKAPI_CALL c_free_cbs(VkDevice d, VkCommandPool p, uint32_t n, const VkCommandBuffer* cbs) {
+    {
+        std::lock_guard<std::mutex> l(g_pools_lock);
+        for (uint32_t k = 0; k < n; ++k)
+            if (cbs[k] != VK_NULL_HANDLE) {
+                --g_objects;
+                --g_pool_buffers[p];
+            }
+    }
+    g_free_cbs(d, p, n, cbs);
+}
+VKAPI_ATTR VkResult VKAPI_CALL c_create_query(VkDevice d, const VkQueryPoolCreateInfo* i, const VkAllocationCallbacks* a, VkQueryPool* o) {
+    return counted(g_create_query(d, i, a, o));
+}
+VKAPI_ATTR void VKAPI_CALL c_destroy_query(VkDevice d, VkQueryPool h, const VkAllocationCallbacks* a) {
+    uncount(h);
+    g_destroy_query(d, h, a);
+}
+VKAPI_ATTR VkResult VKAPI_CALL c_create_semaphore(VkDevice d, const VkSemaphoreCreateInfo* i, const VkAllocationCallbacks* a, VkSemaphore* o) {
+    return counted(g_create_semaphore(d, i, a, o));
+}
+VKAPI_ATTR void VKAPI_CALL c_destroy_semaphore(VkDevice d, VkSemaphore h, const VkAllocationCallbacks* a) {
+    uncount(h);
+    g_destroy_semaphore(d, h, a);
+}
+VKAPI_ATTR VkResult VKAPI_CALL c_create_fence(VkDevice d, const VkFenceCreateInfo* i, const VkAllocationCallbacks* a, VkFence* o) {
+    return counted(g_create_fence(d, i, a, o));
+}
+VKAPI_ATTR void VKAPI_CALL c_destroy_fence(VkDevice d, VkFence h, const VkAllocationCallbacks* a) {
+    uncount(h);
+    g_destroy_fence(d, h, a);
+}
+VKAPI_ATTR VkResult VKAPI_CALL c_create_pipelines(VkDevice d, VkPipelineCache c, uint32_t n, const VkComputePipelineCreateInfo* i,
+                                                  const VkAllocationCallbacks* a, VkPipeline* o) {
+    return counted(g_create_pipelines(d, c, n, i, a, o), n);
+}
+VKAPI_ATTR void VKAPI_CALL c_destroy_pipeline(VkDevice d, VkPipeline h, const VkAllocationCallbacks* a) {
+    uncount(h);
+    g_destroy_pipeline(d, h, a);
+}
+
 VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL counting_device_proc(VkDevice device, const char* name);
 VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL counting_instance_proc(VkInstance instance, const char* name);
 
@@ -73,6 +174,23 @@ VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL counting_instance_proc(VkInstance insta
 PFN_vkVoidFunction wrapped(const char* name) {
     if (std::strcmp(name, "vkAllocateMemory") == 0) return reinterpret_cast<PFN_vkVoidFunction>(&counting_allocate);
     if (std::strcmp(name, "vkFreeMemory") == 0) return reinterpret_cast<PFN_vkVoidFunction>(&counting_free);
+#define MOEVK_SOAK_WRAP(vk_name, fn) \
+    if (std::strcmp(name, #vk_name) == 0) return reinterpret_cast<PFN_vkVoidFunction>(&fn);
+    MOEVK_SOAK_WRAP(vkCreateBuffer, c_create_buffer)
+    MOEVK_SOAK_WRAP(vkDestroyBuffer, c_destroy_buffer)
+    MOEVK_SOAK_WRAP(vkCreateCommandPool, c_create_pool)
+    MOEVK_SOAK_WRAP(vkDestroyCommandPool, c_destroy_pool)
+    MOEVK_SOAK_WRAP(vkAllocateCommandBuffers, c_allocate_cbs)
+    MOEVK_SOAK_WRAP(vkFreeCommandBuffers, c_free_cbs)
+    MOEVK_SOAK_WRAP(vkCreateQueryPool, c_create_query)
+    MOEVK_SOAK_WRAP(vkDestroyQueryPool, c_destroy_query)
+    MOEVK_SOAK_WRAP(vkCreateSemaphore, c_create_semaphore)
+    MOEVK_SOAK_WRAP(vkDestroySemaphore, c_destroy_semaphore)
+    MOEVK_SOAK_WRAP(vkCreateFence, c_create_fence)
+    MOEVK_SOAK_WRAP(vkDestroyFence, c_destroy_fence)
+    MOEVK_SOAK_WRAP(vkCreateComputePipelines, c_create_pipelines)
+    MOEVK_SOAK_WRAP(vkDestroyPipeline, c_destroy_pipeline)
+#undef MOEVK_SOAK_WRAP
     if (std::strcmp(name, "vkGetDeviceProcAddr") == 0) return reinterpret_cast<PFN_vkVoidFunction>(&counting_device_proc);
     if (std::strcmp(name, "vkGetInstanceProcAddr") == 0)
         return reinterpret_cast<PFN_vkVoidFunction>(&counting_instance_proc);
@@ -160,6 +278,23 @@ HostDevice make_device(const char* want) {
     g_allocate = reinterpret_cast<PFN_vkAllocateMemory>(vkGetDeviceProcAddr(h.device, "vkAllocateMemory"));
     g_free = reinterpret_cast<PFN_vkFreeMemory>(vkGetDeviceProcAddr(h.device, "vkFreeMemory"));
     g_device_proc = vkGetDeviceProcAddr;
+    auto load = [&](auto& fn, const char* name) {
+        fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(vkGetDeviceProcAddr(h.device, name));
+    };
+    load(g_create_buffer, "vkCreateBuffer");
+    load(g_destroy_buffer, "vkDestroyBuffer");
+    load(g_create_pool, "vkCreateCommandPool");
+    load(g_destroy_pool, "vkDestroyCommandPool");
+    load(g_allocate_cbs, "vkAllocateCommandBuffers");
+    load(g_free_cbs, "vkFreeCommandBuffers");
+    load(g_create_query, "vkCreateQueryPool");
+    load(g_destroy_query, "vkDestroyQueryPool");
+    load(g_create_semaphore, "vkCreateSemaphore");
+    load(g_destroy_semaphore, "vkDestroySemaphore");
+    load(g_create_fence, "vkCreateFence");
+    load(g_destroy_fence, "vkDestroyFence");
+    load(g_create_pipelines, "vkCreateComputePipelines");
+    load(g_destroy_pipeline, "vkDestroyPipeline");
     return h;
 }
 
@@ -267,11 +402,12 @@ int main(int argc, char** argv) {
 
     std::printf("moe-soak: %s on %s, context %u, %s; %u experts of %u have a slot\n", o.model, h.name.c_str(), info.n_ctx,
                 *o.vram_budget ? o.vram_budget : "all experts resident", info.expert_slots, info.total_experts);
-    std::printf("%8s %10s %10s %8s %8s %8s %8s\n", "tokens", "RSS MiB", "device MiB", "shifts", "rewinds", "resets",
-                "tok/s");
+    std::printf("%8s %10s %10s %8s %8s %8s %8s %8s\n", "tokens", "RSS MiB", "device MiB", "objects", "shifts", "rewinds",
+                "resets", "tok/s");
 
     uint32_t generated = 0, shifts = 0, rewinds = 0, resets = 0, events = 0, next_report = o.every;
     double base_rss = 0, base_device = 0, worst_rss = 0, worst_device = 0;
+    int64_t base_objects = 0, worst_objects = 0;
     bool have_base = false;
     moevk_session_stats stats{sizeof(stats)};
     while (generated < o.tokens) {
@@ -312,15 +448,19 @@ int main(int argc, char** argv) {
             api(moevk_session_get_stats(session, &stats), "moevk_session_get_stats");
             double rss = rss_mib(), dev = device_mib();
             double tps = stats.generate_seconds > 0 ? double(stats.generated_tokens) / stats.generate_seconds : 0;
-            std::printf("%8u %10.1f %10.1f %8u %8u %8u %8.1f\n", generated, rss, dev, shifts, rewinds, resets, tps);
+            int64_t objects = g_objects.load();
+            std::printf("%8u %10.1f %10.1f %8lld %8u %8u %8u %8.1f\n", generated, rss, dev, (long long)objects, shifts,
+                        rewinds, resets, tps);
             std::fflush(stdout);
             if (!have_base) {
                 base_rss = rss;
                 base_device = dev;
+                base_objects = objects;
                 have_base = true;
             }
             worst_rss = std::max(worst_rss, rss - base_rss);
             worst_device = std::max(worst_device, dev - base_device);
+            worst_objects = std::max(worst_objects, objects - base_objects);
             next_report += o.every;
         }
     }
@@ -330,14 +470,19 @@ int main(int argc, char** argv) {
                     (unsigned long long)stats.expert_misses, double(stats.bytes_uploaded) / (1024.0 * 1024.0));
     std::printf("device memory: %.1f MiB at the first report, peak %.1f MiB, %llu allocations\n", base_device,
                 double(g_memory.peak) / (1024.0 * 1024.0), (unsigned long long)g_memory.allocations);
-    bool ok = worst_device <= 0.0 && worst_rss <= o.rss_slack_mib;
-    std::printf("moe-soak: %s: growth after the first report: RSS %+.1f MiB (at most %.0f), device %+.1f MiB (none)\n",
-                ok ? "PASS" : "FAIL", worst_rss, o.rss_slack_mib, worst_device);
+    bool ok = worst_device <= 0.0 && worst_objects <= 0 && worst_rss <= o.rss_slack_mib;
+    std::printf("moe-soak: %s: growth after the first report: RSS %+.1f MiB (at most %.0f), device %+.1f MiB, "
+                "Vulkan objects %+lld (none)\n",
+                ok ? "PASS" : "FAIL", worst_rss, o.rss_slack_mib, worst_device, (long long)worst_objects);
 
     moevk_session_destroy(session);
     moevk_model_destroy(model);
     moevk_engine_destroy(engine);
-    std::printf("device memory after destroying the engine: %.1f MiB\n", device_mib());
+    // Everything the engine made must be gone with it.
+    bool clean = device_mib() == 0.0 && g_objects.load() == 0;
+    std::printf("moe-soak: %s: after destroying the engine: device memory %.1f MiB, Vulkan objects %lld\n",
+                clean ? "PASS" : "FAIL", device_mib(), (long long)g_objects.load());
+    ok = ok && clean;
     vkDestroyDevice(h.device, nullptr);
     vkDestroyInstance(h.instance, nullptr);
     return ok ? 0 : 1;
