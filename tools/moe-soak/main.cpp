@@ -11,7 +11,8 @@
 // Pass/fail: the session's KV cache and buffers are allocated when it is made, so after the
 // first report (every cache and pipeline warm) device memory must not grow at all and resident
 // memory by at most --rss-slack MiB; the live Vulkan objects it counts (below) must not grow,
-// and destroying the engine must free all of them and all its memory. Exit status 1 otherwise, 2 for an API error.
+// and destroying the engine must free all of them and all its memory. Exit status 1 otherwise,
+// 2 for an API error.
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
