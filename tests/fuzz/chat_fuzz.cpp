@@ -27,7 +27,8 @@ void check_stream(const std::vector<std::string>& stops, std::string_view text) 
         StopMatcher::Step s = m.feed(text.substr(i, n));
         out += s.text;
         if (s.stopped) {
-            if (!m.stopped() || s.stop.empty() || text.substr(0, out.size()) != out) __builtin_trap();
+            if (!m.stopped() || s.stop.empty() || text.substr(0, out.size()) != out)
+                __builtin_trap();
             return;
         }
     }
@@ -56,7 +57,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ChatOptions o;
     o.add_generation_prompt = flags & 1;
     if (flags & 2) o.enable_thinking = (flags & 4) != 0;
-    if (flags & 8) o.date = std::chrono::year{2000 + flags} / std::chrono::month{flags % 14u} / std::chrono::day{flags % 33u};
+    if (flags & 8)
+        o.date = std::chrono::year{2000 + flags} / std::chrono::month{flags % 14u} /
+                 std::chrono::day{flags % 33u};
     static constexpr const char* kEfforts[] = {"low", "medium", "high", ""};
     o.reasoning_effort = kEfforts[(flags >> 4) & 3];
     if (!(flags & 0x80)) {

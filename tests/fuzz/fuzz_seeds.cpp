@@ -41,8 +41,8 @@ std::vector<fs::path> vocab_files() {
 }
 
 std::vector<fs::path> model_files() {
-    return {kFixtures / "models" / "mixtral-tiny-q8_0.gguf", kFixtures / "models" / "qwen3moe-tiny-q4_k_m.gguf",
-            kAssets / "moe-vk-demo.gguf"};
+    return {kFixtures / "models" / "mixtral-tiny-q8_0.gguf",
+            kFixtures / "models" / "qwen3moe-tiny-q4_k_m.gguf", kAssets / "moe-vk-demo.gguf"};
 }
 
 void save(const fs::path& path, std::string_view bytes) {
@@ -66,7 +66,8 @@ void copy_vocab(const File& f, Writer& w, size_t n, bool skip_arch) {
     std::string arch = f.get_string("general.architecture").value_or("");
     for (const auto& [key, value] : f.metadata()) {
         if (key == "general.alignment") continue;
-        if (skip_arch && (key == "general.architecture" || (!arch.empty() && key.starts_with(arch + "."))))
+        if (skip_arch &&
+            (key == "general.architecture" || (!arch.empty() && key.starts_with(arch + "."))))
             continue;
         Value v = value;
         if (auto* a = std::get_if<moevk::gguf::Array>(&v.data)) {
@@ -77,7 +78,8 @@ void copy_vocab(const File& f, Writer& w, size_t n, bool skip_arch) {
                     size_t space = s.find(' ', 1);
                     if (space == std::string::npos) continue;
                     std::string left = s.substr(0, space), right = s.substr(space + 1);
-                    if (kept.count(left) && kept.count(right) && kept.count(left + right)) merges.push_back(m);
+                    if (kept.count(left) && kept.count(right) && kept.count(left + right))
+                        merges.push_back(m);
                 }
                 a->items = std::move(merges);
             } else if (key.starts_with("tokenizer.ggml.") && a->items.size() > n) {
@@ -85,7 +87,8 @@ void copy_vocab(const File& f, Writer& w, size_t n, bool skip_arch) {
             }
         } else if (key.starts_with("tokenizer.ggml.") && key.ends_with("_token_id")) {
             // A special id past the cut moves to the last kept token (add_bos needs a BOS).
-            if (auto id = f.get_uint(key); id && *id >= n) v = Value{ValueType::U32, uint64_t(n - 1)};
+            if (auto id = f.get_uint(key); id && *id >= n)
+                v = Value{ValueType::U32, uint64_t(n - 1)};
         }
         w.set(key, std::move(v));
     }
@@ -111,12 +114,14 @@ void model_seeds(const fs::path& dir) {
     int i = 0;
     // Every architecture, in the formats a 32-wide row can hold, tied and untied.
     for (const char* arch : {"llama", "qwen3moe", "qwen2moe", "olmoe"}) {
-        for (WeightFormat f : {WeightFormat::F32, WeightFormat::F16, WeightFormat::Q8_0, WeightFormat::Q4_1}) {
+        for (WeightFormat f :
+             {WeightFormat::F32, WeightFormat::F16, WeightFormat::Q8_0, WeightFormat::Q4_1}) {
             moevk::model::SyntheticSpec s = tiny(arch, 8);
             s.attn_format = s.embed_format = s.output_format = s.gate_up_format = f;
             s.down_format = f == WeightFormat::F32 ? WeightFormat::BF16 : WeightFormat::Q5_0;
             s.tied_output = f == WeightFormat::F16;
-            save(dir / ("synthetic-" + std::to_string(i++) + ".gguf"), moevk::model::synthetic_model(s));
+            save(dir / ("synthetic-" + std::to_string(i++) + ".gguf"),
+                 moevk::model::synthetic_model(s));
         }
     }
     // The real files' metadata (vocabulary cut short, chat template whole) on tiny weights.
@@ -164,7 +169,8 @@ std::string read(const fs::path& p) {
 void tokenize_seeds(const fs::path& dir) {
     std::vector<std::string> texts;
     for (const fs::path& p : vocab_files())
-        for (const std::string& t : split(read(p.string() + ".inp"), "\n__ggml_vocab_test__\n")) texts.push_back(t);
+        for (const std::string& t : split(read(p.string() + ".inp"), "\n__ggml_vocab_test__\n"))
+            texts.push_back(t);
     texts.push_back("<s>[INST] Hi [/INST]</s><|im_start|>user\nHi<|im_end|>\n<|endoftext|>");
     for (size_t i = 0; i < texts.size(); ++i) {
         uint8_t vocab = i % 5, flags = (i / 5 % 4) << 4;
@@ -188,18 +194,25 @@ std::string chat_input(uint8_t flags, std::string_view source) {
 
 void chat_seeds(const fs::path& dir) {
     using namespace moevk::text::templates;
-    std::vector<std::string> sources{
-        std::string(kFixtureMixtral), std::string(kFixtureQwen3Moe), std::string(kOpenHermes), std::string(kQwen2Moe),
-        std::string(kQwen25), std::string(kQwen3), std::string(kMixtralV1), std::string(kMistralLegacy),
-        std::string(kMistralV3), std::string(kMistralTekken), std::string(kMistralV7), std::string(kLlama3),
-        std::string(kLlama31), std::string(kLlama32DatePart), std::string(kPhi35), std::string(kPhi3Small),
-        std::string(kDeepSeekV2), std::string(kDeepSeekV3), std::string(kDeepSeekR1), std::string(kDeepSeekV31),
-        std::string(kGptOss), std::string(kTulu), std::string(kGemma)};
+    std::vector<std::string> sources{std::string(kFixtureMixtral), std::string(kFixtureQwen3Moe),
+                                     std::string(kOpenHermes),     std::string(kQwen2Moe),
+                                     std::string(kQwen25),         std::string(kQwen3),
+                                     std::string(kMixtralV1),      std::string(kMistralLegacy),
+                                     std::string(kMistralV3),      std::string(kMistralTekken),
+                                     std::string(kMistralV7),      std::string(kLlama3),
+                                     std::string(kLlama31),        std::string(kLlama32DatePart),
+                                     std::string(kPhi35),          std::string(kPhi3Small),
+                                     std::string(kDeepSeekV2),     std::string(kDeepSeekV3),
+                                     std::string(kDeepSeekR1),     std::string(kDeepSeekV31),
+                                     std::string(kGptOss),         std::string(kTulu),
+                                     std::string(kGemma)};
     for (const fs::path& p : model_files())
-        if (auto t = File::open(p.string()).get_string("tokenizer.chat_template")) sources.push_back(*t);
+        if (auto t = File::open(p.string()).get_string("tokenizer.chat_template"))
+            sources.push_back(*t);
     int i = 0;
     for (const std::string& src : sources)
-        for (uint8_t flags : {0x01, 0x0B, 0x27, 0x80}) save(dir / ("template-" + std::to_string(i++)), chat_input(flags, src));
+        for (uint8_t flags : {0x01, 0x0B, 0x27, 0x80})
+            save(dir / ("template-" + std::to_string(i++)), chat_input(flags, src));
     for (std::string_view name : moevk::text::ChatTemplate::names())
         save(dir / ("name-" + std::string(name)), chat_input(0x41, name));
 }
@@ -215,10 +228,14 @@ int main(int argc, char** argv) {
     fs::path dir = argv[2];
     try {
         fs::create_directories(dir);
-        if (target == "model") model_seeds(dir);
-        else if (target == "vocab") vocab_seeds(dir);
-        else if (target == "tokenize") tokenize_seeds(dir);
-        else if (target == "chat") chat_seeds(dir);
+        if (target == "model")
+            model_seeds(dir);
+        else if (target == "vocab")
+            vocab_seeds(dir);
+        else if (target == "tokenize")
+            tokenize_seeds(dir);
+        else if (target == "chat")
+            chat_seeds(dir);
         else {
             std::fprintf(stderr, "fuzz_seeds: no target '%s'\n", target.c_str());
             return 2;

@@ -23,7 +23,8 @@ std::span<const uint8_t> g_input;
 
 void require_inside(std::span<const uint8_t> bytes) {
     if (bytes.empty()) return;
-    if (bytes.data() < g_input.data() || bytes.data() + bytes.size() > g_input.data() + g_input.size())
+    if (bytes.data() < g_input.data() ||
+        bytes.data() + bytes.size() > g_input.data() + g_input.size())
         __builtin_trap();
 }
 
@@ -45,7 +46,8 @@ uint64_t touch(std::span<const float> values, size_t expected) {
 // The byte count the kernels assume for a [rows][row_len] matrix in its format.
 uint64_t touch(const Matrix& m, uint32_t rows, uint32_t row_len) {
     if (m.rows != rows || m.row_len != row_len) __builtin_trap();
-    if (m.bytes.size() != uint64_t(rows) * moevk::quant::row_bytes(m.format, row_len)) __builtin_trap();
+    if (m.bytes.size() != uint64_t(rows) * moevk::quant::row_bytes(m.format, row_len))
+        __builtin_trap();
     return touch(m.bytes);
 }
 
@@ -63,23 +65,31 @@ uint64_t use_model(const moevk::model::ModelFile& mf) {
         sum += touch(l.wq, c.q_dim(), c.d_model) + touch(l.wk, c.kv_dim(), c.d_model);
         sum += touch(l.wv, c.kv_dim(), c.d_model) + touch(l.wo, c.d_model, c.q_dim());
         size_t bias = c.qkv_bias ? 1 : 0;
-        sum += touch(l.q_bias, bias * c.q_dim()) + touch(l.k_bias, bias * c.kv_dim()) + touch(l.v_bias, bias * c.kv_dim());
+        sum += touch(l.q_bias, bias * c.q_dim()) + touch(l.k_bias, bias * c.kv_dim()) +
+               touch(l.v_bias, bias * c.kv_dim());
         using moevk::model::QkNorm;
         bool per_head = c.qk_norm == QkNorm::PerHead, none = c.qk_norm == QkNorm::None;
         sum += touch(l.q_norm, none ? 0 : per_head ? c.head_dim : c.q_dim());
         sum += touch(l.k_norm, none ? 0 : per_head ? c.head_dim : c.kv_dim());
         sum += touch(l.moe.router, size_t(m.n_experts) * m.d_model);
         if (l.moe.experts.size() != m.n_experts) __builtin_trap();
-        uint64_t gate_up = uint64_t(m.d_ff) * moevk::quant::row_bytes(l.moe.formats.gate_up, m.d_model);
+        uint64_t gate_up =
+            uint64_t(m.d_ff) * moevk::quant::row_bytes(l.moe.formats.gate_up, m.d_model);
         uint64_t down = uint64_t(m.d_model) * moevk::quant::row_bytes(l.moe.formats.down, m.d_ff);
         for (const moevk::moe::ExpertView& e : l.moe.experts) {
-            if (e.gate.size() != gate_up || e.up.size() != gate_up || e.down.size() != down) __builtin_trap();
+            if (e.gate.size() != gate_up || e.up.size() != gate_up || e.down.size() != down)
+                __builtin_trap();
             sum += touch(e.gate) + touch(e.up) + touch(e.down);
         }
-        uint64_t sh_gate_up = uint64_t(m.d_ff_shared) * moevk::quant::row_bytes(l.moe.shared_formats.gate_up, m.d_model);
-        uint64_t sh_down = m.d_ff_shared ? uint64_t(m.d_model) * moevk::quant::row_bytes(l.moe.shared_formats.down, m.d_ff_shared) : 0;
+        uint64_t sh_gate_up = uint64_t(m.d_ff_shared) *
+                              moevk::quant::row_bytes(l.moe.shared_formats.gate_up, m.d_model);
+        uint64_t sh_down = m.d_ff_shared
+                               ? uint64_t(m.d_model) * moevk::quant::row_bytes(
+                                                           l.moe.shared_formats.down, m.d_ff_shared)
+                               : 0;
         const moevk::moe::ExpertView& sh = l.moe.shared;
-        if (sh.gate.size() != sh_gate_up || sh.up.size() != sh_gate_up || sh.down.size() != sh_down) __builtin_trap();
+        if (sh.gate.size() != sh_gate_up || sh.up.size() != sh_gate_up || sh.down.size() != sh_down)
+            __builtin_trap();
         sum += touch(sh.gate) + touch(sh.up) + touch(sh.down);
         sum += touch(l.moe.shared_gate, m.d_ff_shared && m.shared_gated ? m.d_model : 0);
     }
@@ -105,7 +115,8 @@ void use_text(const moevk::gguf::File& f) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     g_input = {data, size};
     try {
-        moevk::model::ModelFile mf = moevk::model::ModelFile::from(moevk::gguf::File::parse(g_input, "fuzz-model.gguf"));
+        moevk::model::ModelFile mf =
+            moevk::model::ModelFile::from(moevk::gguf::File::parse(g_input, "fuzz-model.gguf"));
         volatile uint64_t sink = use_model(mf);
         (void)sink;
         try {

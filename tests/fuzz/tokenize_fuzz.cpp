@@ -50,8 +50,11 @@ bool whole_utf8(std::string_view s, bool strict = false) {
     for (size_t i = 0; i < s.size();) {
         auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
         uint8_t lead = b(i);
-        size_t n = lead < 0x80 ? 1 : lead >= 0xC0 && lead < 0xE0 ? 2 : lead >= 0xE0 && lead < 0xF0 ? 3
-                 : lead >= 0xF0 && lead < 0xF5 ? 4 : 0;
+        size_t n = lead < 0x80                   ? 1
+                   : lead >= 0xC0 && lead < 0xE0 ? 2
+                   : lead >= 0xE0 && lead < 0xF0 ? 3
+                   : lead >= 0xF0 && lead < 0xF5 ? 4
+                                                 : 0;
         if (n == 0 || i + n > s.size()) return false;
         uint32_t cp = n == 1 ? lead : lead & (0x7F >> n);
         for (size_t k = 1; k < n; ++k) {
@@ -59,12 +62,15 @@ bool whole_utf8(std::string_view s, bool strict = false) {
             cp = cp << 6 | (b(i + k) & 0x3F);
         }
         static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (strict && (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000))) return false;
+        if (strict && (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)))
+            return false;
         i += n;
     }
     return true;
 }
-bool valid_utf8(std::string_view s) { return whole_utf8(s, true); }
+bool valid_utf8(std::string_view s) {
+    return whole_utf8(s, true);
+}
 
 }  // namespace
 
@@ -88,7 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     // Streaming: every piece whole UTF-8; ids past the vocabulary are refused with Error.
     moevk::text::Detokenizer d(tok, parse_special, !(data[0] & 0x40));
-    for (size_t i = 1; i + 1 < size; i += 2) ids.push_back(uint32_t(data[i]) | uint32_t(data[i + 1]) << 8);
+    for (size_t i = 1; i + 1 < size; i += 2)
+        ids.push_back(uint32_t(data[i]) | uint32_t(data[i + 1]) << 8);
     for (uint32_t id : ids) {
         try {
             if (!whole_utf8(d.push(id))) __builtin_trap();

@@ -29,7 +29,8 @@ constexpr std::string_view kTexts[] = {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::optional<moevk::text::Tokenizer> tok;
     try {
-        tok.emplace(moevk::text::Tokenizer::from_file(moevk::gguf::File::parse({data, size}, "fuzz-vocab.gguf")));
+        tok.emplace(moevk::text::Tokenizer::from_file(
+            moevk::gguf::File::parse({data, size}, "fuzz-vocab.gguf")));
     } catch (const moevk::Error&) {
         return 0;  // rejecting a malformed vocabulary is the expected outcome
     }

@@ -13,6 +13,8 @@
 // memory by at most --rss-slack MiB; the live Vulkan objects it counts (below) must not grow,
 // and destroying the engine must free all of them and all its memory. Exit status 1 otherwise,
 // 2 for an API error.
+#include <vulkan/vulkan.h>
+
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
@@ -24,8 +26,6 @@
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
-
-#include <vulkan/vulkan.h>
 
 #include "moevk/moevk.h"
 #include "moevk/moevk_vulkan.h"
@@ -46,7 +46,8 @@ PFN_vkFreeMemory g_free = nullptr;
 PFN_vkGetDeviceProcAddr g_device_proc = nullptr;
 
 VKAPI_ATTR VkResult VKAPI_CALL counting_allocate(VkDevice device, const VkMemoryAllocateInfo* info,
-                                                 const VkAllocationCallbacks* callbacks, VkDeviceMemory* memory) {
+                                                 const VkAllocationCallbacks* callbacks,
+                                                 VkDeviceMemory* memory) {
     VkResult r = g_allocate(device, info, callbacks, memory);
     if (r == VK_SUCCESS) {
         std::lock_guard<std::mutex> l(g_memory.lock);
@@ -58,7 +59,8 @@ VKAPI_ATTR VkResult VKAPI_CALL counting_allocate(VkDevice device, const VkMemory
     return r;
 }
 
-VKAPI_ATTR void VKAPI_CALL counting_free(VkDevice device, VkDeviceMemory memory, const VkAllocationCallbacks* callbacks) {
+VKAPI_ATTR void VKAPI_CALL counting_free(VkDevice device, VkDeviceMemory memory,
+                                         const VkAllocationCallbacks* callbacks) {
     if (memory != VK_NULL_HANDLE) {
         std::lock_guard<std::mutex> l(g_memory.lock);
         auto it = g_memory.live.find(memory);
@@ -97,20 +99,24 @@ void uncount(Handle h) {
     if (h != VK_NULL_HANDLE) --g_objects;
 }
 
-VKAPI_ATTR VkResult VKAPI_CALL c_create_buffer(VkDevice d, const VkBufferCreateInfo* i, const VkAllocationCallbacks* a, VkBuffer* o) {
+VKAPI_ATTR VkResult VKAPI_CALL c_create_buffer(VkDevice d, const VkBufferCreateInfo* i,
+                                               const VkAllocationCallbacks* a, VkBuffer* o) {
     return counted(g_create_buffer(d, i, a, o));
 }
-VKAPI_ATTR void VKAPI_CALL c_destroy_buffer(VkDevice d, VkBuffer h, const VkAllocationCallbacks* a) {
+VKAPI_ATTR void VKAPI_CALL c_destroy_buffer(VkDevice d, VkBuffer h,
+                                            const VkAllocationCallbacks* a) {
     uncount(h);
     g_destroy_buffer(d, h, a);
 }
-VKAPI_ATTR VkResult VKAPI_CALL c_create_pool(VkDevice d, const VkCommandPoolCreateInfo* i, const VkAllocationCallbacks* a, VkCommandPool* o) {
+VKAPI_ATTR VkResult VKAPI_CALL c_create_pool(VkDevice d, const VkCommandPoolCreateInfo* i,
+                                             const VkAllocationCallbacks* a, VkCommandPool* o) {
     return counted(g_create_pool(d, i, a, o));
 }
 // Command buffers still allocated from each pool: destroying the pool frees them.
 std::mutex g_pools_lock;
 std::unordered_map<VkCommandPool, int64_t> g_pool_buffers;
-VKAPI_ATTR void VKAPI_CALL c_destroy_pool(VkDevice d, VkCommandPool h, const VkAllocationCallbacks* a) {
+VKAPI_ATTR void VKAPI_CALL c_destroy_pool(VkDevice d, VkCommandPool h,
+                                          const VkAllocationCallbacks* a) {
     if (h != VK_NULL_HANDLE) {
         std::lock_guard<std::mutex> l(g_pools_lock);
         g_objects -= 1 + g_pool_buffers[h];
@@ -118,7 +124,8 @@ VKAPI_ATTR void VKAPI_CALL c_destroy_pool(VkDevice d, VkCommandPool h, const VkA
     }
     g_destroy_pool(d, h, a);
 }
-VKAPI_ATTR VkResult VKAPI_CALL c_allocate_cbs(VkDevice d, const VkCommandBufferAllocateInfo* i, VkCommandBuffer* o) {
+VKAPI_ATTR VkResult VKAPI_CALL c_allocate_cbs(VkDevice d, const VkCommandBufferAllocateInfo* i,
+                                              VkCommandBuffer* o) {
     VkResult r = g_allocate_cbs(d, i, o);
     if (r == VK_SUCCESS) {
         std::lock_guard<std::mutex> l(g_pools_lock);
@@ -127,7 +134,8 @@ VKAPI_ATTR VkResult VKAPI_CALL c_allocate_cbs(VkDevice d, const VkCommandBufferA
     }
     return r;
 }
-VKAPI_ATTR void VKAPI_CALL c_free_cbs(VkDevice d, VkCommandPool p, uint32_t n, const VkCommandBuffer* cbs) {
+VKAPI_ATTR void VKAPI_CALL c_free_cbs(VkDevice d, VkCommandPool p, uint32_t n,
+                                      const VkCommandBuffer* cbs) {
     {
         std::lock_guard<std::mutex> l(g_pools_lock);
         for (uint32_t k = 0; k < n; ++k)
@@ -138,43 +146,53 @@ VKAPI_ATTR void VKAPI_CALL c_free_cbs(VkDevice d, VkCommandPool p, uint32_t n, c
     }
     g_free_cbs(d, p, n, cbs);
 }
-VKAPI_ATTR VkResult VKAPI_CALL c_create_query(VkDevice d, const VkQueryPoolCreateInfo* i, const VkAllocationCallbacks* a, VkQueryPool* o) {
+VKAPI_ATTR VkResult VKAPI_CALL c_create_query(VkDevice d, const VkQueryPoolCreateInfo* i,
+                                              const VkAllocationCallbacks* a, VkQueryPool* o) {
     return counted(g_create_query(d, i, a, o));
 }
-VKAPI_ATTR void VKAPI_CALL c_destroy_query(VkDevice d, VkQueryPool h, const VkAllocationCallbacks* a) {
+VKAPI_ATTR void VKAPI_CALL c_destroy_query(VkDevice d, VkQueryPool h,
+                                           const VkAllocationCallbacks* a) {
     uncount(h);
     g_destroy_query(d, h, a);
 }
-VKAPI_ATTR VkResult VKAPI_CALL c_create_semaphore(VkDevice d, const VkSemaphoreCreateInfo* i, const VkAllocationCallbacks* a, VkSemaphore* o) {
+VKAPI_ATTR VkResult VKAPI_CALL c_create_semaphore(VkDevice d, const VkSemaphoreCreateInfo* i,
+                                                  const VkAllocationCallbacks* a, VkSemaphore* o) {
     return counted(g_create_semaphore(d, i, a, o));
 }
-VKAPI_ATTR void VKAPI_CALL c_destroy_semaphore(VkDevice d, VkSemaphore h, const VkAllocationCallbacks* a) {
+VKAPI_ATTR void VKAPI_CALL c_destroy_semaphore(VkDevice d, VkSemaphore h,
+                                               const VkAllocationCallbacks* a) {
     uncount(h);
     g_destroy_semaphore(d, h, a);
 }
-VKAPI_ATTR VkResult VKAPI_CALL c_create_fence(VkDevice d, const VkFenceCreateInfo* i, const VkAllocationCallbacks* a, VkFence* o) {
+VKAPI_ATTR VkResult VKAPI_CALL c_create_fence(VkDevice d, const VkFenceCreateInfo* i,
+                                              const VkAllocationCallbacks* a, VkFence* o) {
     return counted(g_create_fence(d, i, a, o));
 }
 VKAPI_ATTR void VKAPI_CALL c_destroy_fence(VkDevice d, VkFence h, const VkAllocationCallbacks* a) {
     uncount(h);
     g_destroy_fence(d, h, a);
 }
-VKAPI_ATTR VkResult VKAPI_CALL c_create_pipelines(VkDevice d, VkPipelineCache c, uint32_t n, const VkComputePipelineCreateInfo* i,
+VKAPI_ATTR VkResult VKAPI_CALL c_create_pipelines(VkDevice d, VkPipelineCache c, uint32_t n,
+                                                  const VkComputePipelineCreateInfo* i,
                                                   const VkAllocationCallbacks* a, VkPipeline* o) {
     return counted(g_create_pipelines(d, c, n, i, a, o), n);
 }
-VKAPI_ATTR void VKAPI_CALL c_destroy_pipeline(VkDevice d, VkPipeline h, const VkAllocationCallbacks* a) {
+VKAPI_ATTR void VKAPI_CALL c_destroy_pipeline(VkDevice d, VkPipeline h,
+                                              const VkAllocationCallbacks* a) {
     uncount(h);
     g_destroy_pipeline(d, h, a);
 }
 
 VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL counting_device_proc(VkDevice device, const char* name);
-VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL counting_instance_proc(VkInstance instance, const char* name);
+VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL counting_instance_proc(VkInstance instance,
+                                                                const char* name);
 
 // The entry points that allocate or free device memory, and those that hand out entry points.
 PFN_vkVoidFunction wrapped(const char* name) {
-    if (std::strcmp(name, "vkAllocateMemory") == 0) return reinterpret_cast<PFN_vkVoidFunction>(&counting_allocate);
-    if (std::strcmp(name, "vkFreeMemory") == 0) return reinterpret_cast<PFN_vkVoidFunction>(&counting_free);
+    if (std::strcmp(name, "vkAllocateMemory") == 0)
+        return reinterpret_cast<PFN_vkVoidFunction>(&counting_allocate);
+    if (std::strcmp(name, "vkFreeMemory") == 0)
+        return reinterpret_cast<PFN_vkVoidFunction>(&counting_free);
 #define MOEVK_SOAK_WRAP(vk_name, fn) \
     if (std::strcmp(name, #vk_name) == 0) return reinterpret_cast<PFN_vkVoidFunction>(&fn);
     MOEVK_SOAK_WRAP(vkCreateBuffer, c_create_buffer)
@@ -192,7 +210,8 @@ PFN_vkVoidFunction wrapped(const char* name) {
     MOEVK_SOAK_WRAP(vkCreateComputePipelines, c_create_pipelines)
     MOEVK_SOAK_WRAP(vkDestroyPipeline, c_destroy_pipeline)
 #undef MOEVK_SOAK_WRAP
-    if (std::strcmp(name, "vkGetDeviceProcAddr") == 0) return reinterpret_cast<PFN_vkVoidFunction>(&counting_device_proc);
+    if (std::strcmp(name, "vkGetDeviceProcAddr") == 0)
+        return reinterpret_cast<PFN_vkVoidFunction>(&counting_device_proc);
     if (std::strcmp(name, "vkGetInstanceProcAddr") == 0)
         return reinterpret_cast<PFN_vkVoidFunction>(&counting_instance_proc);
     return nullptr;
@@ -203,7 +222,8 @@ VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL counting_device_proc(VkDevice device, c
     return g_device_proc(device, name);
 }
 
-VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL counting_instance_proc(VkInstance instance, const char* name) {
+VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL counting_instance_proc(VkInstance instance,
+                                                                const char* name) {
     if (PFN_vkVoidFunction f = wrapped(name)) return f;
     return vkGetInstanceProcAddr(instance, name);
 }
@@ -263,7 +283,8 @@ HostDevice make_device(const char* want) {
         }
         if (h.physical) break;
     }
-    if (!h.physical) fail("no Vulkan device with a compute queue%s%s", want ? " named " : "", want ? want : "");
+    if (!h.physical)
+        fail("no Vulkan device with a compute queue%s%s", want ? " named " : "", want ? want : "");
     float priority = 1.0f;
     VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
     qci.queueFamilyIndex = h.family;
@@ -276,11 +297,13 @@ HostDevice make_device(const char* want) {
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
     vk_check(vkCreateDevice(h.physical, &dci, nullptr, &h.device), "vkCreateDevice");
-    g_allocate = reinterpret_cast<PFN_vkAllocateMemory>(vkGetDeviceProcAddr(h.device, "vkAllocateMemory"));
+    g_allocate =
+        reinterpret_cast<PFN_vkAllocateMemory>(vkGetDeviceProcAddr(h.device, "vkAllocateMemory"));
     g_free = reinterpret_cast<PFN_vkFreeMemory>(vkGetDeviceProcAddr(h.device, "vkFreeMemory"));
     g_device_proc = vkGetDeviceProcAddr;
     auto load = [&](auto& fn, const char* name) {
-        fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(vkGetDeviceProcAddr(h.device, name));
+        fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+            vkGetDeviceProcAddr(h.device, name));
     };
     load(g_create_buffer, "vkCreateBuffer");
     load(g_destroy_buffer, "vkDestroyBuffer");
@@ -343,14 +366,22 @@ Options parse(int argc, char** argv) {
             if (i + 1 >= argc) usage();
             return argv[++i];
         };
-        if (a == "-m" || a == "--model") o.model = value();
-        else if (a == "--tokens") o.tokens = uint32_t(std::strtoul(value(), nullptr, 10));
-        else if (a == "--ctx") o.ctx = uint32_t(std::strtoul(value(), nullptr, 10));
-        else if (a == "--every") o.every = uint32_t(std::strtoul(value(), nullptr, 10));
-        else if (a == "--vram-budget") o.vram_budget = value();
-        else if (a == "--device") o.device = value();
-        else if (a == "--rss-slack") o.rss_slack_mib = std::atof(value());
-        else usage();
+        if (a == "-m" || a == "--model")
+            o.model = value();
+        else if (a == "--tokens")
+            o.tokens = uint32_t(std::strtoul(value(), nullptr, 10));
+        else if (a == "--ctx")
+            o.ctx = uint32_t(std::strtoul(value(), nullptr, 10));
+        else if (a == "--every")
+            o.every = uint32_t(std::strtoul(value(), nullptr, 10));
+        else if (a == "--vram-budget")
+            o.vram_budget = value();
+        else if (a == "--device")
+            o.device = value();
+        else if (a == "--rss-slack")
+            o.rss_slack_mib = std::atof(value());
+        else
+            usage();
     }
     if (!o.model || o.tokens == 0 || o.ctx < 16 || o.every == 0) usage();
     return o;
@@ -395,16 +426,18 @@ int main(int argc, char** argv) {
     const char* prompt_text = "The licence grants you the right to";
     std::vector<int32_t> prompt(256);
     size_t n_prompt = 0;
-    api(moevk_tokenize(tok, prompt_text, std::strlen(prompt_text), MOEVK_TOKENIZE_DEFAULT_BOS, prompt.data(),
-                       prompt.size(), &n_prompt),
+    api(moevk_tokenize(tok, prompt_text, std::strlen(prompt_text), MOEVK_TOKENIZE_DEFAULT_BOS,
+                       prompt.data(), prompt.size(), &n_prompt),
         "moevk_tokenize");
     prompt.resize(n_prompt);
-    api(moevk_session_feed_tokens(session, prompt.data(), prompt.size()), "moevk_session_feed_tokens");
+    api(moevk_session_feed_tokens(session, prompt.data(), prompt.size()),
+        "moevk_session_feed_tokens");
 
-    std::printf("moe-soak: %s on %s, context %u, %s; %u experts of %u have a slot\n", o.model, h.name.c_str(), info.n_ctx,
-                *o.vram_budget ? o.vram_budget : "all experts resident", info.expert_slots, info.total_experts);
-    std::printf("%8s %10s %10s %8s %8s %8s %8s %8s\n", "tokens", "RSS MiB", "device MiB", "objects", "shifts", "rewinds",
-                "resets", "tok/s");
+    std::printf("moe-soak: %s on %s, context %u, %s; %u experts of %u have a slot\n", o.model,
+                h.name.c_str(), info.n_ctx, *o.vram_budget ? o.vram_budget : "all experts resident",
+                info.expert_slots, info.total_experts);
+    std::printf("%8s %10s %10s %8s %8s %8s %8s %8s\n", "tokens", "RSS MiB", "device MiB", "objects",
+                "shifts", "rewinds", "resets", "tok/s");
 
     uint32_t generated = 0, shifts = 0, rewinds = 0, resets = 0, events = 0, next_report = o.every;
     double base_rss = 0, base_device = 0, worst_rss = 0, worst_device = 0;
@@ -425,21 +458,26 @@ int main(int argc, char** argv) {
                 case 0: {  // keep the first half and evaluate its last token again for logits
                     std::vector<int32_t> history(info.n_ctx);
                     size_t n = 0;
-                    api(moevk_session_get_tokens(session, history.data(), history.size(), &n), "get_tokens");
+                    api(moevk_session_get_tokens(session, history.data(), history.size(), &n),
+                        "get_tokens");
                     uint32_t keep = uint32_t(n / 2);
                     api(moevk_session_truncate(session, keep - 1), "moevk_session_truncate");
-                    api(moevk_session_feed_tokens(session, &history[keep - 1], 1), "moevk_session_feed_tokens");
+                    api(moevk_session_feed_tokens(session, &history[keep - 1], 1),
+                        "moevk_session_feed_tokens");
                     ++shifts;
                     break;
                 }
                 case 1:  // back to the prompt
-                    api(moevk_session_truncate(session, uint32_t(prompt.size() - 1)), "moevk_session_truncate");
-                    api(moevk_session_feed_tokens(session, &prompt.back(), 1), "moevk_session_feed_tokens");
+                    api(moevk_session_truncate(session, uint32_t(prompt.size() - 1)),
+                        "moevk_session_truncate");
+                    api(moevk_session_feed_tokens(session, &prompt.back(), 1),
+                        "moevk_session_feed_tokens");
                     ++rewinds;
                     break;
                 default:
                     api(moevk_session_reset(session), "moevk_session_reset");
-                    api(moevk_session_feed_tokens(session, prompt.data(), prompt.size()), "moevk_session_feed_tokens");
+                    api(moevk_session_feed_tokens(session, prompt.data(), prompt.size()),
+                        "moevk_session_feed_tokens");
                     ++resets;
             }
         } else if (g.end != MOEVK_END_LENGTH) {
@@ -448,10 +486,12 @@ int main(int argc, char** argv) {
         if (generated >= next_report || generated >= o.tokens) {
             api(moevk_session_get_stats(session, &stats), "moevk_session_get_stats");
             double rss = rss_mib(), dev = device_mib();
-            double tps = stats.generate_seconds > 0 ? double(stats.generated_tokens) / stats.generate_seconds : 0;
+            double tps = stats.generate_seconds > 0
+                             ? double(stats.generated_tokens) / stats.generate_seconds
+                             : 0;
             int64_t objects = g_objects.load();
-            std::printf("%8u %10.1f %10.1f %8lld %8u %8u %8u %8.1f\n", generated, rss, dev, (long long)objects, shifts,
-                        rewinds, resets, tps);
+            std::printf("%8u %10.1f %10.1f %8lld %8u %8u %8u %8.1f\n", generated, rss, dev,
+                        (long long)objects, shifts, rewinds, resets, tps);
             std::fflush(stdout);
             if (!have_base) {
                 base_rss = rss;
@@ -467,22 +507,27 @@ int main(int argc, char** argv) {
     }
     api(moevk_session_get_stats(session, &stats), "moevk_session_get_stats");
     if (stats.expert_hits + stats.expert_misses)
-        std::printf("paging: %llu hits, %llu misses, %.1f MiB uploaded\n", (unsigned long long)stats.expert_hits,
-                    (unsigned long long)stats.expert_misses, double(stats.bytes_uploaded) / (1024.0 * 1024.0));
-    std::printf("device memory: %.1f MiB at the first report, peak %.1f MiB, %llu allocations\n", base_device,
-                double(g_memory.peak) / (1024.0 * 1024.0), (unsigned long long)g_memory.allocations);
+        std::printf("paging: %llu hits, %llu misses, %.1f MiB uploaded\n",
+                    (unsigned long long)stats.expert_hits, (unsigned long long)stats.expert_misses,
+                    double(stats.bytes_uploaded) / (1024.0 * 1024.0));
+    std::printf("device memory: %.1f MiB at the first report, peak %.1f MiB, %llu allocations\n",
+                base_device, double(g_memory.peak) / (1024.0 * 1024.0),
+                (unsigned long long)g_memory.allocations);
     bool ok = worst_device <= 0.0 && worst_objects <= 0 && worst_rss <= o.rss_slack_mib;
-    std::printf("moe-soak: %s: growth after the first report: RSS %+.1f MiB (at most %.0f), device %+.1f MiB, "
-                "Vulkan objects %+lld (none)\n",
-                ok ? "PASS" : "FAIL", worst_rss, o.rss_slack_mib, worst_device, (long long)worst_objects);
+    std::printf(
+        "moe-soak: %s: growth after the first report: RSS %+.1f MiB (at most %.0f), device %+.1f "
+        "MiB, "
+        "Vulkan objects %+lld (none)\n",
+        ok ? "PASS" : "FAIL", worst_rss, o.rss_slack_mib, worst_device, (long long)worst_objects);
 
     moevk_session_destroy(session);
     moevk_model_destroy(model);
     moevk_engine_destroy(engine);
     // Everything the engine made must be gone with it.
     bool clean = device_mib() == 0.0 && g_objects.load() == 0;
-    std::printf("moe-soak: %s: after destroying the engine: device memory %.1f MiB, Vulkan objects %lld\n",
-                clean ? "PASS" : "FAIL", device_mib(), (long long)g_objects.load());
+    std::printf(
+        "moe-soak: %s: after destroying the engine: device memory %.1f MiB, Vulkan objects %lld\n",
+        clean ? "PASS" : "FAIL", device_mib(), (long long)g_objects.load());
     ok = ok && clean;
     vkDestroyDevice(h.device, nullptr);
     vkDestroyInstance(h.instance, nullptr);
