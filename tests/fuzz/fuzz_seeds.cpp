@@ -124,6 +124,16 @@ void model_seeds(const fs::path& dir) {
                  moevk::model::synthetic_model(s));
         }
     }
+    // Tensors packed with general.alignment 1 (GGUF allows any power of two), the data section
+    // moved by a string of 0..3 bytes: the f32 tensors start at every offset modulo 4.
+    for (size_t pad = 0; pad < 4; ++pad) {
+        moevk::model::SyntheticSpec s = tiny("qwen2moe", 8);
+        s.gate_up_format = s.down_format = WeightFormat::Q8_0;
+        Writer w = moevk::model::synthetic_model(s);
+        w.set_string("fuzz.pad", std::string(pad, 'x'));
+        w.set_alignment(1);
+        save(dir / ("packed-" + std::to_string(pad) + ".gguf"), w);
+    }
     // The real files' metadata (vocabulary cut short, chat template whole) on tiny weights.
     for (const fs::path& p : model_files()) {
         File f = File::open(p.string());
