@@ -436,6 +436,10 @@ int main(int argc, char** argv) {
     std::printf("moe-soak: %s on %s, context %u, %s; %u experts of %u have a slot\n", o.model,
                 h.name.c_str(), info.n_ctx, *o.vram_budget ? o.vram_budget : "all experts resident",
                 info.expert_slots, info.total_experts);
+    // Device memory below is what the engine allocated from the driver (arena blocks of 256 MiB
+    // or more); the plan is what the session's weights, KV cache and slots take of it.
+    std::printf("the session's plan: %.1f MiB of device memory\n",
+                double(info.device_bytes) / (1024.0 * 1024.0));
     std::printf("%8s %10s %10s %8s %8s %8s %8s %8s\n", "tokens", "RSS MiB", "device MiB", "objects",
                 "shifts", "rewinds", "resets", "tok/s");
 
