@@ -2,7 +2,7 @@
 # Installs what moe-vk needs to build and test on Debian 12 (bookworm) or newer.
 # lavapipe (mesa-vulkan-drivers) gives a CPU Vulkan device where no GPU is present.
 # clang and libclang-rt-dev (libFuzzer and the sanitizer runtimes of the default clang) are for
-# scripts/fuzz-gguf.sh. The last line is for moe-desk and the game example (GLFW, Dear ImGui,
+# scripts/test-sanitizers.sh and scripts/fuzz.sh. The last line is for moe-desk and the game example (GLFW, Dear ImGui,
 # libpng) and for their tests under Xvfb (scripts/test-examples.sh, scripts/test-desk.sh, which
 # reads the app's state with jq); tmux gives scripts/test-cli.sh a real terminal.
 set -euo pipefail

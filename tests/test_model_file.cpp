@@ -346,6 +346,30 @@ INSTANTIATE_TEST_SUITE_P(
         KeyCase{"causal", "llama", "attention.causal", flag(true), nullptr}),
     [](const ::testing::TestParamInfo<KeyCase>& info) { return std::string(info.param.name); });
 
+
+// GGUF allows any power of two as general.alignment. With 1 or 2, a tensor may start at an
+// offset that is not a multiple of 4; the f32 tensors (norms, routers, biases) are read in place
+// as floats, so one that is not 4-byte aligned must be refused by name (it was read misaligned:
+// undefined behaviour, found while writing the model fuzz target's checks).
+TEST(ModelFile, F32TensorsMustBeAligned) {
+    for (size_t pad = 0; pad < 4; ++pad) {
+        // A metadata string of `pad` bytes moves the data section, and with it every tensor.
+        gguf::Writer w = synthetic_model(small_spec());
+        w.set_string("test.pad", std::string(pad, 'x'));
+        w.set_alignment(1);
+        std::vector<uint8_t> bytes = w.bytes();
+        gguf::File f = gguf::File::parse(bytes, kName);
+        const gguf::TensorInfo* norm = f.find_tensor("output_norm.weight");
+        ASSERT_TRUE(norm);
+        if (norm->offset % 4 == 0) {
+            ModelFile::from(std::move(f));  // aligned: loads
+            continue;
+        }
+        expect_error(bytes, ErrorCode::BadFile,
+                     {"output_norm.weight", std::to_string(norm->offset), "aligned"});
+    }
+}
+
 TEST(ModelFile, MissingFileNamesThePath) {
     try {
         ModelFile::open("/nonexistent/model.gguf");

@@ -1,5 +1,6 @@
 #include "model/model_file.h"
 
+#include <cstdint>
 #include <string>
 
 #include "gpu/error.h"
@@ -59,6 +60,13 @@ private:
             throw Error(ErrorCode::Unsupported, file_.path() + ": tensor " + gguf::quote(t.name) + " has type " +
                                                     (info ? info->name : "?") + "; moe-vk reads it as f32 only");
         }
+        // Read in place as floats: general.alignment 1 or 2 lets a tensor start anywhere.
+        if (reinterpret_cast<uintptr_t>(t.data.data()) % alignof(float) != 0)
+            throw Error(ErrorCode::BadFile,
+                        file_.path() + ": tensor '" + t.name + "' starts at offset " +
+                            std::to_string(t.offset) +
+                            ", which is not 4-byte aligned (general.alignment " +
+                            std::to_string(file_.alignment()) + "); f32 tensors must be");
         return {reinterpret_cast<const float*>(t.data.data()), t.data.size() / 4};
     }
     const gguf::File& file_;
