@@ -9,6 +9,8 @@
 # each target's corpus is build-fuzz/TARGET/corpus, seeded every run from the fixtures, and keeps
 # what earlier runs found. Fails on any crash, sanitizer report, leak, hang (10 s an input) or
 # allocation past 2 GiB; the input that caused it is left in build-fuzz/TARGET/artifacts/.
+# MOEVK_FUZZ_SEED fixes libFuzzer's seed (CI sets it, so that a CI run repeats the mutations a
+# run here made and a finding reproduces); without it every run explores anew.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 all_targets=(gguf model vocab tokenize chat)
@@ -35,11 +37,13 @@ for t in "${targets[@]}"; do
     "$build/tests/fuzz/fuzz_seeds" "$t" "$dir/corpus"
   fi
   dict=()
+  seed=()
+  if [ -n "${MOEVK_FUZZ_SEED:-}" ]; then seed=(-seed="$MOEVK_FUZZ_SEED"); fi
   if [ -f "tests/fuzz/$t.dict" ]; then dict=(-dict="tests/fuzz/$t.dict"); fi
   echo "fuzz: $t for ${seconds} s ($(ls "$dir/corpus" | wc -l) inputs in the corpus)"
   # The progress lines are dropped from the log (the final stats and any report stay).
   set +e
-  "$build/tests/fuzz/${t}_fuzz" "$dir/corpus" "${dict[@]}" \
+  "$build/tests/fuzz/${t}_fuzz" "$dir/corpus" "${dict[@]}" "${seed[@]}" \
     -max_total_time="$seconds" \
     -max_len="${max_len[$t]}" \
     -timeout=10 \

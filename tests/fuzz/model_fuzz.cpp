@@ -64,9 +64,11 @@ uint64_t use_model(const moevk::model::ModelFile& mf) {
         sum += touch(l.attn_norm, c.d_model) + touch(l.ffn_norm, c.d_model);
         sum += touch(l.wq, c.q_dim(), c.d_model) + touch(l.wk, c.kv_dim(), c.d_model);
         sum += touch(l.wv, c.kv_dim(), c.d_model) + touch(l.wo, c.d_model, c.q_dim());
-        size_t bias = c.qkv_bias ? 1 : 0;
-        sum += touch(l.q_bias, bias * c.q_dim()) + touch(l.k_bias, bias * c.kv_dim()) +
-               touch(l.v_bias, bias * c.kv_dim());
+        // Each bias is optional on its own where the architecture has them: absent or whole.
+        auto bias = [&](std::span<const float> b, size_t n) {
+            return touch(b, c.qkv_bias && !b.empty() ? n : 0);
+        };
+        sum += bias(l.q_bias, c.q_dim()) + bias(l.k_bias, c.kv_dim()) + bias(l.v_bias, c.kv_dim());
         using moevk::model::QkNorm;
         bool per_head = c.qk_norm == QkNorm::PerHead, none = c.qk_norm == QkNorm::None;
         sum += touch(l.q_norm, none ? 0 : per_head ? c.head_dim : c.q_dim());

@@ -90,7 +90,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (uint32_t id : ids)
         if (id >= tok.n_vocab()) __builtin_trap();
     std::string back = tok.decode(ids, parse_special);
-    if (!parse_special && valid_utf8(text) && back != text) __builtin_trap();
+    // SentencePiece writes spaces as U+2581 and decodes every U+2581 as a space, so a text that
+    // holds the character itself cannot come back (llama.cpp's decoding does the same).
+    const bool spm_space_mark = text.find("\xE2\x96\x81") != std::string_view::npos;
+    if (!parse_special && !spm_space_mark && valid_utf8(text) && back != text) __builtin_trap();
 
     // Streaming: every piece whole UTF-8; ids past the vocabulary are refused with Error.
     moevk::text::Detokenizer d(tok, parse_special, !(data[0] & 0x40));
