@@ -27,6 +27,7 @@ struct JobInput {
     moevk_sampling sampling = moevk_sampling_default();
     uint32_t max_tokens = 0;
     std::vector<std::string> stop;
+    bool ignore_eos = false;
 };
 
 // How a generation ended, in OpenAI's words where it has them.

@@ -66,7 +66,9 @@ std::optional<int64_t> integer(const json& body, const char* name, int64_t lo, i
     double d = v.is_number() ? v.get<double>() : NAN;
     if (!v.is_number() || (v.is_number_float() && (!std::isfinite(d) || d != std::floor(d))))
         wrong_type(name, "an integer", v);
-    if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(hi) : (d < double(lo) || d > double(hi)))
+    bool out_of_range = v.is_number_unsigned() ? (v.get<uint64_t>() > uint64_t(hi) || (lo > 0 && v.get<uint64_t>() < uint64_t(lo)))
+                                               : (d < double(lo) || d > double(hi));
+    if (out_of_range)
         throw BadRequest("'" + std::string(name) + "' must be between " + std::to_string(lo) + " and " +
                              std::to_string(hi) + ", not " + v.dump(),
                          name);
@@ -126,6 +128,8 @@ void parse_common(const json& body, const RequestDefaults& d, ParsedRequest& r) 
     auto max_tokens = integer(body, "max_tokens", 1, d.n_ctx);
     if (auto v = integer(body, "max_completion_tokens", 1, d.n_ctx)) max_tokens = v;
     if (max_tokens) r.max_tokens = uint32_t(*max_tokens);
+
+    r.ignore_eos = boolean(body, "ignore_eos").value_or(false);
 
     const json& stop = field(body, "stop");
     auto add_stop = [&](const json& s) {
@@ -222,6 +226,7 @@ JobInput make_job_input(const ParsedRequest& r, const moevk::Tokenizer& tokenize
     in.chat = r.chat;
     in.sampling = r.sampling;
     in.stop = r.stop;
+    in.ignore_eos = r.ignore_eos;
     const char* what = r.chat ? "messages" : "prompt";
     if (r.chat) {
         in.messages = r.messages;

@@ -41,6 +41,7 @@ struct ParsedRequest {
     moevk_sampling sampling = moevk_sampling_default();
     std::optional<uint32_t> max_tokens;
     std::vector<std::string> stop;
+    bool ignore_eos = false;  // an extension (llama.cpp's name): go on past end-of-text tokens
 };
 
 // Throw BadRequest naming the field. The body is JSON text of at most the server's body limit.

@@ -65,7 +65,7 @@ bool json_body(const httplib::Request& req, httplib::Response& res) {
 
 // A bounded set of labels for the request counter (a path a client makes up is "other").
 std::string route_label(const std::string& path) {
-    static const char* known[] = {"/", "/app.js", "/style.css", "/health", "/metrics", "/v1/models",
+    static const char* known[] = {"/", "/app.js", "/style.css", "/favicon.ico", "/health", "/metrics", "/v1/models",
                                   "/v1/chat/completions", "/v1/completions", "/v1/internal/experts"};
     for (const char* k : known)
         if (path == k) return path;
@@ -117,6 +117,8 @@ void install_routes(httplib::Server& server, ServerContext& ctx) {
             res.set_header("Content-Security-Policy", "default-src 'self'; connect-src 'self'");
         });
 
+    // Browsers ask for it unprompted; "nothing here" without a 404 in the page's console.
+    server.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
     server.Get("/health", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
         send_json(res, json{{"status", "ok"}, {"model", ctx.model_id}, {"slots", ctx.scheduler.slots()}});
     }));

@@ -178,6 +178,7 @@ void Scheduler::begin(Slot& slot, std::shared_ptr<Job> job) {
         moevk::Generate g;
         g.max_tokens = in.max_tokens;
         g.stop_strings = in.stop;
+        g.ignore_eog = in.ignore_eos;
         Job* j = slot.job.get();
         g.on_token = [this, j](int32_t token, std::string_view text) {
             if (token >= 0) metrics_.count_generated_token();
