@@ -24,11 +24,21 @@ struct Reply {
 
 bool write(httplib::DataSink& sink, const std::string& s) { return sink.write(s.data(), s.size()); }
 
+// The client has gone: stop its generation (the scheduler sees it before its next step) and
+// say so in the log line, which is written before the releaser runs.
+bool gone(Reply& r) {
+    r.job->channel.cancel();
+    Outcome o;
+    o.finish = Finish::Cancelled;
+    request_log::note(o);
+    return false;
+}
+
 // One call of the content provider: false ends the response (the client is gone, or the job
 // was cancelled), true with sink.done() when the reply is complete.
 bool provide(Reply& r, httplib::DataSink& sink) {
     if (r.stream && !r.began && !write(sink, openai::event(openai::first_chunk(r.header, r.include_usage))))
-        return false;
+        return gone(r);
     r.began = true;
     std::vector<std::string> texts;
     std::optional<Outcome> outcome = r.job->channel.take(texts, kPollInterval);
@@ -36,9 +46,9 @@ bool provide(Reply& r, httplib::DataSink& sink) {
         if (!r.stream)
             r.text += t;
         else if (!write(sink, openai::event(openai::text_chunk(r.header, t, r.include_usage))))
-            return false;
+            return gone(r);
     }
-    if (!outcome) return sink.is_writable();  // false when the client has closed the connection
+    if (!outcome) return sink.is_writable() || gone(r);  // not writable: the client closed the connection
     request_log::note(*outcome);
     if (outcome->finish == Finish::Cancelled) return false;
     bool ok = true;

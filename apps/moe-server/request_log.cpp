@@ -36,7 +36,9 @@ void write(const httplib::Request& req, const httplib::Response& res) {
     char when[32];
     std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     std::string extra;
-    if (const auto& o = t_entry.outcome) {
+    if (const auto& o = t_entry.outcome; o && o->finish == Finish::Cancelled) {
+        extra = " finish cancelled (client gone)";  // the figures of a cut reply are not known here
+    } else if (o) {
         char buf[256];
         std::snprintf(buf, sizeof buf, " prompt %u (cached %u) completion %u finish %s", o->prompt_tokens,
                       o->cached_tokens, o->completion_tokens, finish_name(o->finish));

@@ -47,6 +47,7 @@ Scheduler::Scheduler(const moevk::Model& model, const moevk_session_options& opt
         s.session = std::make_unique<moevk::Session>(model, o);
         slots_.push_back(std::move(s));
     }
+    free_slots_ = slots_.size();
     publish_state();
     thread_ = std::thread([this] { run(); });
 }
@@ -63,13 +64,15 @@ Scheduler::~Scheduler() {
 bool Scheduler::submit(std::shared_ptr<Job> job) {
     {
         std::lock_guard lock(mutex_);
-        if (queue_.size() >= queue_limit_) return false;
+        if (queue_.size() >= queue_limit_ + free_slots_) return false;
         queue_.push_back(std::move(job));
-        metrics_.set_queue_depth(queue_.size());
+        metrics_.set_queue_depth(waiting());
     }
     wake_.notify_all();
     return true;
 }
+
+size_t Scheduler::waiting() const { return queue_.size() > free_slots_ ? queue_.size() - free_slots_ : 0; }
 
 void Scheduler::run() {
     auto published = std::chrono::steady_clock::now();
@@ -121,14 +124,15 @@ void Scheduler::admit() {
                 // Its client left while it waited: it never takes a slot.
                 queue_.front()->channel.finish(Outcome{Finish::Cancelled});
                 queue_.pop_front();
-                metrics_.set_queue_depth(queue_.size());
+                metrics_.set_queue_depth(waiting());
                 continue;
             }
             slot = choose_slot(*queue_.front());
             if (!slot) return;
             job = std::move(queue_.front());
             queue_.pop_front();
-            metrics_.set_queue_depth(queue_.size());
+            --free_slots_;
+            metrics_.set_queue_depth(waiting());
         }
         begin(*slot, std::move(job));
     }
@@ -226,6 +230,11 @@ void Scheduler::end(Slot& slot, Outcome outcome) {
                               outcome.completion_tokens, outcome.generate_seconds);
     slot.job->channel.finish(std::move(outcome));
     slot.job.reset();
+    {
+        std::lock_guard lock(mutex_);
+        ++free_slots_;
+        metrics_.set_queue_depth(waiting());
+    }
     publish_state();
 }
 

@@ -38,7 +38,8 @@ public:
     Scheduler(const Scheduler&) = delete;
     Scheduler& operator=(const Scheduler&) = delete;
 
-    // Queues a job; false when `queue_limit` jobs are already waiting (the caller answers 503).
+    // Queues a job; false when every slot is taken and `queue_limit` jobs are already waiting
+    // (the caller answers 503).
     bool submit(std::shared_ptr<Job> job);
 
     uint32_t slots() const { return static_cast<uint32_t>(slots_.size()); }
@@ -59,6 +60,8 @@ private:
     bool advance(Slot& slot);
     void end(Slot& slot, Outcome outcome);
     void publish_state();
+    // Queued jobs beyond the free slots: those that really wait (with mutex_ held).
+    size_t waiting() const;
 
     Metrics& metrics_;
     std::string template_;
@@ -69,6 +72,9 @@ private:
     std::mutex mutex_;  // guards queue_ and stopping_
     std::condition_variable wake_;
     std::deque<std::shared_ptr<Job>> queue_;
+    // Slots without a job. Jobs submitted in a burst sit in queue_ until the thread's next turn
+    // admits them; the limit applies only to those beyond the free slots.
+    size_t free_slots_ = 0;
     const uint32_t queue_limit_;
     bool stopping_ = false;
     std::thread thread_;
