@@ -163,7 +163,10 @@ const experts = {
     const canvas = $("experts"), g = canvas.getContext("2d");
     const rows = data.layers, cols = data.experts;
     const label = 28, top = 16;
-    const cw = (canvas.width - label) / cols, ch = Math.min(24, (canvas.height - top) / rows);
+    // Rows of up to 24 px, the canvas as tall as the model's layers need (at most ~600 px).
+    const ch = Math.max(4, Math.min(24, 580 / rows));
+    if (canvas.height !== Math.ceil(top + rows * ch)) canvas.height = Math.ceil(top + rows * ch);
+    const cw = (canvas.width - label) / cols;
     g.clearRect(0, 0, canvas.width, canvas.height);
     g.font = "10px sans-serif";
     g.fillStyle = "#566074";
