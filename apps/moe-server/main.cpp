@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -110,6 +111,17 @@ int main(int argc, char** argv) {
     try {
         if (!std::filesystem::exists(model_path))
             throw Exception(MOEVK_ERROR_BAD_FILE, "no model file at " + model_path + " (pass one with -m)");
+        if (!template_name.empty()) {
+            // Checked before the device and the model load rather than at the first request.
+            std::vector<std::string> names = Tokenizer::template_names();
+            if (std::find(names.begin(), names.end(), template_name) == names.end())
+                throw Exception(MOEVK_ERROR_INVALID_ARGUMENT,
+                                "--chat-template " + template_name + " is not a format moe-vk renders: " + [&] {
+                                    std::string all;
+                                    for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
+                                    return all;
+                                }());
+        }
         std::string device_name;
         Engine engine(apps::engine_options(device, device_name));
         moevk_model_options mo = moevk_model_options_default();
