@@ -3,6 +3,7 @@
 #   - the official OpenAI Node client (npm `openai`), unmodified: models, chat and text
 #     completions with and without streaming, stop strings, errors as the SDK's classes, and four
 #     concurrent streams whose replies equal the solo ones (tests/server/client_checks.mjs);
+#   - 300 mutated request bodies (tests/server/fuzz_requests.mjs): only 200s and 4xx errors;
 #   - curl: raw server-sent events ending in [DONE]; malformed requests of every kind and a
 #     wrong or missing API key get the right status and an OpenAI error object, and the server
 #     still serves after them; a full queue answers 503 with Retry-After; clients that
@@ -61,7 +62,7 @@ if ! have_version openai "$openai_version" || ! have_version puppeteer-core "$pu
   fi
 fi
 # ES modules resolve packages from their own folder: the checks run from beside node_modules.
-cp "$root/tests/server/client_checks.mjs" "$root/tests/server/page_check.mjs" "$node_dir/"
+cp "$root/tests/server/client_checks.mjs" "$root/tests/server/page_check.mjs" "$root/tests/server/fuzz_requests.mjs" "$node_dir/"
 
 # The server on a free loopback port (--port 0: it prints the one it got).
 log="$out/server.log"
@@ -181,6 +182,8 @@ expect max_tokens_past_context 400 max_tokens "${chat[@]}" -d "{$m,\"max_tokens\
 expect seed_string 400 seed "${chat[@]}" -d "{$m,\"seed\":\"abc\"}"
 expect stop_number 400 stop "${chat[@]}" -d "{$m,\"stop\":7}"
 expect stop_five 400 stop "${chat[@]}" -d "{$m,\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}"
+expect stop_nul 400 stop "${chat[@]}" -d "{$m,\"stop\":\"a\\u0000b\"}"
+expect content_nul 400 'messages[0].content' "${chat[@]}" -d '{"messages":[{"role":"user","content":"a\u0000b"}]}'
 expect stop_empty 400 stop "${chat[@]}" -d "{$m,\"stop\":\"\"}"
 expect penalty_range 400 presence_penalty "${chat[@]}" -d "{$m,\"presence_penalty\":3}"
 expect stream_string 400 stream "${chat[@]}" -d "{$m,\"stream\":\"yes\"}"
@@ -206,6 +209,7 @@ expect get_completions 404 - "${auth[@]}" "$url/v1/chat/completions"
 # Any model name is accepted for a completion (the server has one model and names it).
 got=$(call any_model "${chat[@]}" -d "{$m,\"model\":\"gpt-4o\",\"max_tokens\":2}")
 if [ "$got" = 200 ] && [ "$(jq -r .model "$out/any_model.body")" = moe-vk-demo ]; then ok "any model name is served by the one model"; else fail "any_model: $got $(head -c 200 "$out/any_model.body")"; fi
+if (cd "$node_dir" && node fuzz_requests.mjs "$url" "$key" 300); then :; else fail "mutated requests (above)"; fi
 serves after_malformed
 
 # --- a full queue, and clients that leave ------------------------------------------------

@@ -75,6 +75,12 @@ std::optional<int64_t> integer(const json& body, const char* name, int64_t lo, i
     return v.is_number_float() ? int64_t(d) : v.get<int64_t>();
 }
 
+// The engine takes stop strings and message contents as C strings: a NUL would cut them short
+// without a word, so it is refused.
+void no_nul(const std::string& text, const std::string& name) {
+    if (text.find('\0') != std::string::npos) throw BadRequest("'" + name + "' contains a NUL character", name);
+}
+
 std::optional<bool> boolean(const json& body, const char* name) {
     const json& v = field(body, name);
     if (v.is_null()) return std::nullopt;
@@ -137,6 +143,7 @@ void parse_common(const json& body, const RequestDefaults& d, ParsedRequest& r) 
         const std::string& text = s.get_ref<const std::string&>();
         if (text.empty() || text.size() > kMaxStopBytes)
             throw BadRequest("each 'stop' string must have 1 to " + std::to_string(kMaxStopBytes) + " bytes", "stop");
+        no_nul(text, "stop");
         r.stop.push_back(text);
     };
     if (stop.is_array()) {
@@ -192,7 +199,9 @@ ParsedRequest parse_chat_request(std::string_view body_text, const RequestDefaul
         std::string at = "messages[" + std::to_string(i) + "]";
         if (!m.is_object()) wrong_type(at, "an object", m);
         moevk_role role = role_of(field(m, "role"), at + ".role");
-        r.messages.push_back({role, content_of(field(m, "content"), at + ".content", role == MOEVK_ROLE_ASSISTANT)});
+        std::string content = content_of(field(m, "content"), at + ".content", role == MOEVK_ROLE_ASSISTANT);
+        no_nul(content, at + ".content");
+        r.messages.push_back({role, std::move(content)});
     }
     parse_common(body, defaults, r);
     return r;
