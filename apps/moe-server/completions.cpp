@@ -22,7 +22,9 @@ struct Reply {
     std::string text;  // the whole reply, without streaming
 };
 
-bool write(httplib::DataSink& sink, const std::string& s) { return sink.write(s.data(), s.size()); }
+bool write(httplib::DataSink& sink, const std::string& s) {
+    return sink.write(s.data(), s.size());
+}
 
 // The client has gone: stop its generation (the scheduler sees it before its next step) and
 // say so in the log line, which is written before the releaser runs.
@@ -37,7 +39,8 @@ bool gone(Reply& r) {
 // One call of the content provider: false ends the response (the client is gone, or the job
 // was cancelled), true with sink.done() when the reply is complete.
 bool provide(Reply& r, httplib::DataSink& sink) {
-    if (r.stream && !r.began && !write(sink, openai::event(openai::first_chunk(r.header, r.include_usage))))
+    if (r.stream && !r.began &&
+        !write(sink, openai::event(openai::first_chunk(r.header, r.include_usage))))
         return gone(r);
     r.began = true;
     std::vector<std::string> texts;
@@ -48,7 +51,8 @@ bool provide(Reply& r, httplib::DataSink& sink) {
         else if (!write(sink, openai::event(openai::text_chunk(r.header, t, r.include_usage))))
             return gone(r);
     }
-    if (!outcome) return sink.is_writable() || gone(r);  // not writable: the client closed the connection
+    if (!outcome)
+        return sink.is_writable() || gone(r);  // not writable: the client closed the connection
     request_log::note(*outcome);
     if (outcome->finish == Finish::Cancelled) return false;
     bool ok = true;
@@ -57,8 +61,10 @@ bool provide(Reply& r, httplib::DataSink& sink) {
         openai::json e = openai::error("the generation failed: " + outcome->error, "server_error");
         ok = write(sink, r.stream ? openai::event(e) : openai::dump(e));
     } else if (r.stream) {
-        ok = write(sink, openai::event(openai::final_chunk(r.header, outcome->finish, r.include_usage)));
-        if (ok && r.include_usage) ok = write(sink, openai::event(openai::usage_chunk(r.header, *outcome)));
+        ok = write(sink,
+                   openai::event(openai::final_chunk(r.header, outcome->finish, r.include_usage)));
+        if (ok && r.include_usage)
+            ok = write(sink, openai::event(openai::usage_chunk(r.header, *outcome)));
     } else {
         ok = write(sink, openai::dump(openai::completion(r.header, r.text, *outcome)));
     }
@@ -69,15 +75,18 @@ bool provide(Reply& r, httplib::DataSink& sink) {
 
 }  // namespace
 
-void handle_completion(const httplib::Request& req, httplib::Response& res, ServerContext& ctx, bool chat) {
-    ParsedRequest parsed = chat ? parse_chat_request(req.body, ctx.defaults) : parse_completion_request(req.body, ctx.defaults);
+void handle_completion(const httplib::Request& req, httplib::Response& res, ServerContext& ctx,
+                       bool chat) {
+    ParsedRequest parsed = chat ? parse_chat_request(req.body, ctx.defaults)
+                                : parse_completion_request(req.body, ctx.defaults);
     auto job = std::make_shared<Job>();
     job->input = make_job_input(parsed, ctx.tokenizer, ctx.defaults);
     if (!ctx.scheduler.submit(job)) {
         // A retry soon is likely to find room: a slot frees with every finished reply.
         res.set_header("Retry-After", "1");
-        throw BadRequest("the server is busy: all " + std::to_string(ctx.scheduler.slots()) + " slots are generating and " +
-                             std::to_string(ctx.queue_limit) + " requests are waiting; retry shortly",
+        throw BadRequest("the server is busy: all " + std::to_string(ctx.scheduler.slots()) +
+                             " slots are generating and " + std::to_string(ctx.queue_limit) +
+                             " requests are waiting; retry shortly",
                          "", "server_busy", 503);
     }
     auto reply = std::make_shared<Reply>();
@@ -87,7 +96,8 @@ void handle_completion(const httplib::Request& req, httplib::Response& res, Serv
     reply->include_usage = parsed.include_usage;
     if (parsed.stream) {
         res.set_header("Cache-Control", "no-cache");
-        res.set_header("X-Accel-Buffering", "no");  // a proxy in front must not hold the events back
+        res.set_header("X-Accel-Buffering",
+                       "no");  // a proxy in front must not hold the events back
     }
     // "text/event-stream" exactly: httplib never compresses that type, so events are not held
     // in a compressor's buffer.

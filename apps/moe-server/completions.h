@@ -12,6 +12,7 @@
 namespace moeserver {
 
 // Throws BadRequest for what the client got wrong (the routes turn it into an error reply).
-void handle_completion(const httplib::Request& req, httplib::Response& res, ServerContext& ctx, bool chat);
+void handle_completion(const httplib::Request& req, httplib::Response& res, ServerContext& ctx,
+                       bool chat);
 
 }  // namespace moeserver

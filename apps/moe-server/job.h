@@ -8,12 +8,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <moevk/moevk.hpp>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <moevk/moevk.hpp>
 
 namespace moeserver {
 
@@ -35,17 +34,17 @@ enum class Finish { Stop, Length, Cancelled, Error };
 
 struct Outcome {
     Finish finish = Finish::Stop;
-    uint32_t prompt_tokens = 0;     // the whole prompt as the session holds it
-    uint32_t cached_tokens = 0;     // of which the slot's cache already had
+    uint32_t prompt_tokens = 0;  // the whole prompt as the session holds it
+    uint32_t cached_tokens = 0;  // of which the slot's cache already had
     uint32_t completion_tokens = 0;
     double generate_seconds = 0;
-    std::string error;              // with Finish::Error
+    std::string error;  // with Finish::Error
 };
 
 // The scheduler pushes text pieces and one final outcome; the HTTP side takes them. A consumer
 // that loses its client calls cancel(), which the scheduler sees before its next step.
 class Channel {
-public:
+  public:
     void push_text(std::string text) {
         std::lock_guard lock(mutex_);
         texts_.push_back(std::move(text));
@@ -58,17 +57,19 @@ public:
     }
     // Waits up to `timeout` for something new: moves the pending texts into `texts` and gives
     // the outcome once every text before it has been taken.
-    std::optional<Outcome> take(std::vector<std::string>& texts, std::chrono::milliseconds timeout) {
+    std::optional<Outcome> take(std::vector<std::string>& texts,
+                                std::chrono::milliseconds timeout) {
         std::unique_lock lock(mutex_);
         ready_.wait_for(lock, timeout, [&] { return !texts_.empty() || outcome_.has_value(); });
-        texts.assign(std::make_move_iterator(texts_.begin()), std::make_move_iterator(texts_.end()));
+        texts.assign(std::make_move_iterator(texts_.begin()),
+                     std::make_move_iterator(texts_.end()));
         texts_.clear();
         return outcome_;
     }
     void cancel() { cancelled_ = true; }
     bool cancelled() const { return cancelled_; }
 
-private:
+  private:
     std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<std::string> texts_;

@@ -19,10 +19,11 @@ struct ExpertCounts {
 };
 
 class Metrics {
-public:
+  public:
     void count_request(const std::string& route, int status);
     // One finished generation: prompt tokens evaluated, reused from a slot's cache, generated.
-    void count_tokens(uint64_t evaluated, uint64_t cached, uint64_t generated, double generate_seconds);
+    void count_tokens(uint64_t evaluated, uint64_t cached, uint64_t generated,
+                      double generate_seconds);
     // Each generated token, for the recent speed.
     void count_generated_token();
     void set_queue_depth(size_t depth);
@@ -34,7 +35,7 @@ public:
     double recent_tokens_per_second() const;
     std::string prometheus() const;
 
-private:
+  private:
     using Clock = std::chrono::steady_clock;
     void prune(Clock::time_point now) const;
 

@@ -7,14 +7,17 @@ namespace moeserver::openai {
 
 namespace {
 
-json null_if_empty(const std::string& s) { return s.empty() ? json() : json(s); }
+json null_if_empty(const std::string& s) {
+    return s.empty() ? json() : json(s);
+}
 
 // The OpenAI SDKs compare nothing about it; it tells a log reader which server answered.
 const char* kFingerprint = "moe-vk";
 
 json base(const ReplyHeader& h, bool chunk) {
     return json{{"id", h.id},
-                {"object", h.chat ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion"},
+                {"object", h.chat ? (chunk ? "chat.completion.chunk" : "chat.completion")
+                                  : "text_completion"},
                 {"created", h.created},
                 {"model", h.model},
                 {"system_fingerprint", kFingerprint}};
@@ -44,20 +47,31 @@ ReplyHeader new_reply(bool chat, const std::string& model) {
     std::string id = chat ? "chatcmpl-" : "cmpl-";
     for (int i = 0; i < 24; ++i) id += digits[rng() % 62];
     auto now = std::chrono::system_clock::now().time_since_epoch();
-    return ReplyHeader{chat, id, std::chrono::duration_cast<std::chrono::seconds>(now).count(), model};
+    return ReplyHeader{chat, id, std::chrono::duration_cast<std::chrono::seconds>(now).count(),
+                       model};
 }
 
-json error(const std::string& message, const std::string& type, const std::string& param, const std::string& code) {
-    return json{{"error", {{"message", message}, {"type", type}, {"param", null_if_empty(param)}, {"code", null_if_empty(code)}}}};
+json error(const std::string& message, const std::string& type, const std::string& param,
+           const std::string& code) {
+    return json{{"error",
+                 {{"message", message},
+                  {"type", type},
+                  {"param", null_if_empty(param)},
+                  {"code", null_if_empty(code)}}}};
 }
 
-const char* error_type(int status) { return status < 500 ? "invalid_request_error" : "server_error"; }
+const char* error_type(int status) {
+    return status < 500 ? "invalid_request_error" : "server_error";
+}
 
 json finish_reason(Finish finish) {
     switch (finish) {
-    case Finish::Stop: return "stop";
-    case Finish::Length: return "length";
-    default: return nullptr;
+        case Finish::Stop:
+            return "stop";
+        case Finish::Length:
+            return "length";
+        default:
+            return nullptr;
     }
 }
 
@@ -81,15 +95,19 @@ json completion(const ReplyHeader& h, const std::string& text, const Outcome& o)
 }
 
 json first_chunk(const ReplyHeader& h, bool include_usage) {
-    return chunk(h, choice(h, h.chat ? json{{"role", "assistant"}, {"content", ""}} : json(""), nullptr), include_usage);
+    return chunk(
+        h, choice(h, h.chat ? json{{"role", "assistant"}, {"content", ""}} : json(""), nullptr),
+        include_usage);
 }
 
 json text_chunk(const ReplyHeader& h, const std::string& text, bool include_usage) {
-    return chunk(h, choice(h, h.chat ? json{{"content", text}} : json(text), nullptr), include_usage);
+    return chunk(h, choice(h, h.chat ? json{{"content", text}} : json(text), nullptr),
+                 include_usage);
 }
 
 json final_chunk(const ReplyHeader& h, Finish finish, bool include_usage) {
-    return chunk(h, choice(h, h.chat ? json::object() : json(""), finish_reason(finish)), include_usage);
+    return chunk(h, choice(h, h.chat ? json::object() : json(""), finish_reason(finish)),
+                 include_usage);
 }
 
 json usage_chunk(const ReplyHeader& h, const Outcome& o) {
@@ -107,8 +125,12 @@ json model_list(const std::string& id, int64_t created) {
     return json{{"object", "list"}, {"data", json::array({model_object(id, created)})}};
 }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
-std::string event(const json& j) { return "data: " + dump(j) + "\n\n"; }
+std::string event(const json& j) {
+    return "data: " + dump(j) + "\n\n";
+}
 
 }  // namespace moeserver::openai

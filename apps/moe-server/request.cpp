@@ -1,8 +1,7 @@
 #include "request.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 
 namespace moeserver {
@@ -26,7 +25,9 @@ json parse_body(std::string_view body) {
         return !too_deep;
     };
     json j = json::parse(body.begin(), body.end(), depth_check, /*allow_exceptions=*/false);
-    if (too_deep) throw BadRequest("the request body nests deeper than " + std::to_string(kMaxDepth) + " levels");
+    if (too_deep)
+        throw BadRequest("the request body nests deeper than " + std::to_string(kMaxDepth) +
+                         " levels");
     if (j.is_discarded()) throw BadRequest("the request body is not valid JSON");
     if (!j.is_object()) throw BadRequest("the request body must be a JSON object");
     return j;
@@ -53,8 +54,8 @@ std::optional<double> number(const json& body, const char* name, double lo, doub
     if (!v.is_number()) wrong_type(name, "a number", v);
     double d = v.get<double>();
     if (!std::isfinite(d) || d < lo || d > hi)
-        throw BadRequest("'" + std::string(name) + "' must be between " + json(lo).dump() + " and " + json(hi).dump() +
-                             ", not " + v.dump(),
+        throw BadRequest("'" + std::string(name) + "' must be between " + json(lo).dump() +
+                             " and " + json(hi).dump() + ", not " + v.dump(),
                          name);
     return d;
 }
@@ -66,11 +67,12 @@ std::optional<int64_t> integer(const json& body, const char* name, int64_t lo, i
     double d = v.is_number() ? v.get<double>() : NAN;
     if (!v.is_number() || (v.is_number_float() && (!std::isfinite(d) || d != std::floor(d))))
         wrong_type(name, "an integer", v);
-    bool out_of_range = v.is_number_unsigned() ? (v.get<uint64_t>() > uint64_t(hi) || (lo > 0 && v.get<uint64_t>() < uint64_t(lo)))
+    bool out_of_range = v.is_number_unsigned() ? (v.get<uint64_t>() > uint64_t(hi) ||
+                                                  (lo > 0 && v.get<uint64_t>() < uint64_t(lo)))
                                                : (d < double(lo) || d > double(hi));
     if (out_of_range)
-        throw BadRequest("'" + std::string(name) + "' must be between " + std::to_string(lo) + " and " +
-                             std::to_string(hi) + ", not " + v.dump(),
+        throw BadRequest("'" + std::string(name) + "' must be between " + std::to_string(lo) +
+                             " and " + std::to_string(hi) + ", not " + v.dump(),
                          name);
     return v.is_number_float() ? int64_t(d) : v.get<int64_t>();
 }
@@ -78,7 +80,8 @@ std::optional<int64_t> integer(const json& body, const char* name, int64_t lo, i
 // The engine takes stop strings and message contents as C strings: a NUL would cut them short
 // without a word, so it is refused.
 void no_nul(const std::string& text, const std::string& name) {
-    if (text.find('\0') != std::string::npos) throw BadRequest("'" + name + "' contains a NUL character", name);
+    if (text.find('\0') != std::string::npos)
+        throw BadRequest("'" + name + "' contains a NUL character", name);
 }
 
 std::optional<bool> boolean(const json& body, const char* name) {
@@ -93,12 +96,15 @@ std::optional<bool> boolean(const json& body, const char* name) {
 void refuse_unsupported(const json& body) {
     if (auto n = integer(body, "n", 1, 128); n && *n != 1)
         throw BadRequest("'n' must be 1: moe-server writes one choice per request", "n");
-    if (boolean(body, "logprobs").value_or(false)) throw BadRequest("'logprobs' is not supported", "logprobs");
+    if (boolean(body, "logprobs").value_or(false))
+        throw BadRequest("'logprobs' is not supported", "logprobs");
     const json& tools = field(body, "tools");
-    if (!tools.is_null() && !(tools.is_array() && tools.empty())) throw BadRequest("'tools' is not supported", "tools");
+    if (!tools.is_null() && !(tools.is_array() && tools.empty()))
+        throw BadRequest("'tools' is not supported", "tools");
     const json& format = field(body, "response_format");
     if (!format.is_null() && !(format.is_object() && format.value("type", json()) == "text"))
-        throw BadRequest("'response_format' other than {\"type\": \"text\"} is not supported", "response_format");
+        throw BadRequest("'response_format' other than {\"type\": \"text\"} is not supported",
+                         "response_format");
     const json& bias = field(body, "logit_bias");
     if (!bias.is_null() && !(bias.is_object() && bias.empty()))
         throw BadRequest("'logit_bias' is not supported", "logit_bias");
@@ -114,7 +120,9 @@ void parse_common(const json& body, const RequestDefaults& d, ParsedRequest& r) 
     const json& options = field(body, "stream_options");
     if (!options.is_null()) {
         if (!options.is_object()) wrong_type("stream_options", "an object", options);
-        if (!r.stream) throw BadRequest("'stream_options' is only allowed with \"stream\": true", "stream_options");
+        if (!r.stream)
+            throw BadRequest("'stream_options' is only allowed with \"stream\": true",
+                             "stream_options");
         r.include_usage = boolean(options, "include_usage").value_or(false);
     }
 
@@ -142,7 +150,9 @@ void parse_common(const json& body, const RequestDefaults& d, ParsedRequest& r) 
         if (!s.is_string()) wrong_type("stop", "a string or an array of strings", s);
         const std::string& text = s.get_ref<const std::string&>();
         if (text.empty() || text.size() > kMaxStopBytes)
-            throw BadRequest("each 'stop' string must have 1 to " + std::to_string(kMaxStopBytes) + " bytes", "stop");
+            throw BadRequest(
+                "each 'stop' string must have 1 to " + std::to_string(kMaxStopBytes) + " bytes",
+                "stop");
         no_nul(text, "stop");
         r.stop.push_back(text);
     };
@@ -160,7 +170,8 @@ moevk_role role_of(const json& v, const std::string& where) {
     if (role == "system" || role == "developer") return MOEVK_ROLE_SYSTEM;
     if (role == "user") return MOEVK_ROLE_USER;
     if (role == "assistant") return MOEVK_ROLE_ASSISTANT;
-    throw BadRequest("'" + where + "' must be system, developer, user or assistant, not '" + role + "'", where);
+    throw BadRequest(
+        "'" + where + "' must be system, developer, user or assistant, not '" + role + "'", where);
 }
 
 // A message's content: a string, or OpenAI's array of parts of which moe-server reads text.
@@ -174,7 +185,9 @@ std::string content_of(const json& v, const std::string& where, bool may_be_null
         std::string at = where + "[" + std::to_string(i) + "]";
         if (!part.is_object()) wrong_type(at, "an object", part);
         const json& type = field(part, "type");
-        if (type != "text") throw BadRequest("'" + at + ".type' must be \"text\": moe-server reads text only", at + ".type");
+        if (type != "text")
+            throw BadRequest("'" + at + ".type' must be \"text\": moe-server reads text only",
+                             at + ".type");
         const json& t = field(part, "text");
         if (!t.is_string()) wrong_type(at + ".text", "a string", t);
         text += t.get<std::string>();
@@ -193,13 +206,15 @@ ParsedRequest parse_chat_request(std::string_view body_text, const RequestDefaul
     if (!messages.is_array()) wrong_type("messages", "an array", messages);
     if (messages.empty()) throw BadRequest("'messages' must have at least one message", "messages");
     if (messages.size() > kMaxMessages)
-        throw BadRequest("'messages' has more than " + std::to_string(kMaxMessages) + " messages", "messages");
+        throw BadRequest("'messages' has more than " + std::to_string(kMaxMessages) + " messages",
+                         "messages");
     for (size_t i = 0; i < messages.size(); ++i) {
         const json& m = messages[i];
         std::string at = "messages[" + std::to_string(i) + "]";
         if (!m.is_object()) wrong_type(at, "an object", m);
         moevk_role role = role_of(field(m, "role"), at + ".role");
-        std::string content = content_of(field(m, "content"), at + ".content", role == MOEVK_ROLE_ASSISTANT);
+        std::string content =
+            content_of(field(m, "content"), at + ".content", role == MOEVK_ROLE_ASSISTANT);
         no_nul(content, at + ".content");
         r.messages.push_back({role, std::move(content)});
     }
@@ -207,7 +222,8 @@ ParsedRequest parse_chat_request(std::string_view body_text, const RequestDefaul
     return r;
 }
 
-ParsedRequest parse_completion_request(std::string_view body_text, const RequestDefaults& defaults) {
+ParsedRequest parse_completion_request(std::string_view body_text,
+                                       const RequestDefaults& defaults) {
     json body = parse_body(body_text);
     ParsedRequest r;
     r.chat = false;
@@ -219,18 +235,22 @@ ParsedRequest parse_completion_request(std::string_view body_text, const Request
     } else if (prompt.is_null()) {
         throw BadRequest("'prompt' is required", "prompt");
     } else {
-        throw BadRequest("'prompt' must be a string (or an array of one string), not " + std::string(type_name(prompt)) +
-                             (prompt.is_array() ? " of " + std::to_string(prompt.size()) + " items" : ""),
-                         "prompt");
+        throw BadRequest(
+            "'prompt' must be a string (or an array of one string), not " +
+                std::string(type_name(prompt)) +
+                (prompt.is_array() ? " of " + std::to_string(prompt.size()) + " items" : ""),
+            "prompt");
     }
     if (boolean(body, "echo").value_or(false)) throw BadRequest("'echo' is not supported", "echo");
     if (!field(body, "suffix").is_null()) throw BadRequest("'suffix' is not supported", "suffix");
-    if (auto b = integer(body, "best_of", 1, 128); b && *b != 1) throw BadRequest("'best_of' must be 1", "best_of");
+    if (auto b = integer(body, "best_of", 1, 128); b && *b != 1)
+        throw BadRequest("'best_of' must be 1", "best_of");
     parse_common(body, defaults, r);
     return r;
 }
 
-JobInput make_job_input(const ParsedRequest& r, const moevk::Tokenizer& tokenizer, const RequestDefaults& d) {
+JobInput make_job_input(const ParsedRequest& r, const moevk::Tokenizer& tokenizer,
+                        const RequestDefaults& d) {
     JobInput in;
     in.chat = r.chat;
     in.sampling = r.sampling;
@@ -246,7 +266,9 @@ JobInput make_job_input(const ParsedRequest& r, const moevk::Tokenizer& tokenize
             text = tokenizer.render(r.messages, options);
         } catch (const moevk::Exception& e) {
             // The template refuses the conversation (a role order it has no form for, ...).
-            throw BadRequest(std::string("the chat template cannot render these messages: ") + e.what(), "messages");
+            throw BadRequest(
+                std::string("the chat template cannot render these messages: ") + e.what(),
+                "messages");
         }
         // As feed_chat tokenizes: special tokens in the rendering parsed, BOS where the
         // vocabulary wants one and the template did not write it.
@@ -257,17 +279,19 @@ JobInput make_job_input(const ParsedRequest& r, const moevk::Tokenizer& tokenize
     } else {
         in.prompt_tokens = tokenizer.tokenize(r.prompt, MOEVK_TOKENIZE_DEFAULT_BOS);
     }
-    if (in.prompt_tokens.empty()) throw BadRequest(std::string("'") + what + "' gives no tokens", what);
+    if (in.prompt_tokens.empty())
+        throw BadRequest(std::string("'") + what + "' gives no tokens", what);
     const size_t n = in.prompt_tokens.size();
     if (n >= d.n_ctx)
-        throw BadRequest("the " + std::string(r.chat ? "messages take " : "prompt takes ") + std::to_string(n) +
-                             " tokens, and this server's context holds " + std::to_string(d.n_ctx) +
-                             " (prompt and reply together)",
+        throw BadRequest("the " + std::string(r.chat ? "messages take " : "prompt takes ") +
+                             std::to_string(n) + " tokens, and this server's context holds " +
+                             std::to_string(d.n_ctx) + " (prompt and reply together)",
                          what, "context_length_exceeded");
     const uint32_t room = d.n_ctx - uint32_t(n);
     if (r.max_tokens && *r.max_tokens > room)
-        throw BadRequest("the prompt takes " + std::to_string(n) + " tokens, so 'max_tokens' can be at most " +
-                             std::to_string(room) + " in this server's context of " + std::to_string(d.n_ctx),
+        throw BadRequest("the prompt takes " + std::to_string(n) +
+                             " tokens, so 'max_tokens' can be at most " + std::to_string(room) +
+                             " in this server's context of " + std::to_string(d.n_ctx),
                          "max_tokens", "context_length_exceeded");
     in.max_tokens = r.max_tokens ? *r.max_tokens : std::min(d.max_tokens, room);
     return in;

@@ -3,13 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <moevk/moevk.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <moevk/moevk.hpp>
 
 #include "job.h"
 
@@ -18,7 +17,10 @@ namespace moeserver {
 // A client error: the HTTP status, OpenAI's error `param` (the field, "" for none) and `code`.
 struct BadRequest : std::runtime_error {
     BadRequest(std::string message, std::string param = "", std::string code = "", int status = 400)
-        : std::runtime_error(std::move(message)), param(std::move(param)), code(std::move(code)), status(status) {}
+        : std::runtime_error(std::move(message)),
+          param(std::move(param)),
+          code(std::move(code)),
+          status(status) {}
     std::string param, code;
     int status;
 };
@@ -26,16 +28,16 @@ struct BadRequest : std::runtime_error {
 // What the server fills in where a request says nothing, and the bounds it enforces.
 struct RequestDefaults {
     moevk_sampling sampling = moevk_sampling_default();
-    bool fixed_seed = false;         // --seed given: requests without a seed use it, else a random one
-    uint32_t max_tokens = 512;       // for a request without max_tokens (less where the context ends)
-    uint32_t n_ctx = 2048;           // each slot's context: prompt + reply must fit
-    std::string template_name;       // "" for the model file's chat template
+    bool fixed_seed = false;    // --seed given: requests without a seed use it, else a random one
+    uint32_t max_tokens = 512;  // for a request without max_tokens (less where the context ends)
+    uint32_t n_ctx = 2048;      // each slot's context: prompt + reply must fit
+    std::string template_name;  // "" for the model file's chat template
 };
 
 struct ParsedRequest {
     bool chat = true;
     bool stream = false;
-    bool include_usage = false;      // stream_options.include_usage
+    bool include_usage = false;            // stream_options.include_usage
     std::vector<moevk::Message> messages;  // chat
     std::string prompt;                    // completions
     moevk_sampling sampling = moevk_sampling_default();

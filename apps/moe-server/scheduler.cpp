@@ -23,19 +23,24 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 
 Finish finish_of(moevk_end_reason end) {
     switch (end) {
-    case MOEVK_END_EOG:
-    case MOEVK_END_STOP_STRING: return Finish::Stop;
-    case MOEVK_END_LENGTH:
-    case MOEVK_END_CONTEXT_FULL: return Finish::Length;
-    case MOEVK_END_STOPPED: return Finish::Cancelled;
-    default: return Finish::Error;
+        case MOEVK_END_EOG:
+        case MOEVK_END_STOP_STRING:
+            return Finish::Stop;
+        case MOEVK_END_LENGTH:
+        case MOEVK_END_CONTEXT_FULL:
+            return Finish::Length;
+        case MOEVK_END_STOPPED:
+            return Finish::Cancelled;
+        default:
+            return Finish::Error;
     }
 }
 
 }  // namespace
 
-Scheduler::Scheduler(const moevk::Model& model, const moevk_session_options& options, std::string template_name,
-                     uint32_t slots, uint32_t queue_limit, Metrics& metrics)
+Scheduler::Scheduler(const moevk::Model& model, const moevk_session_options& options,
+                     std::string template_name, uint32_t slots, uint32_t queue_limit,
+                     Metrics& metrics)
     : metrics_(metrics), template_(std::move(template_name)), queue_limit_(queue_limit) {
     moevk_model_info info = model.info();
     n_layers_ = info.n_layers;
@@ -72,7 +77,9 @@ bool Scheduler::submit(std::shared_ptr<Job> job) {
     return true;
 }
 
-size_t Scheduler::waiting() const { return queue_.size() > free_slots_ ? queue_.size() - free_slots_ : 0; }
+size_t Scheduler::waiting() const {
+    return queue_.size() > free_slots_ ? queue_.size() - free_slots_ : 0;
+}
 
 void Scheduler::run() {
     auto published = std::chrono::steady_clock::now();
@@ -109,7 +116,8 @@ void Scheduler::run() {
         end(slot, Outcome{Finish::Error, 0, 0, 0, 0, "the server is shutting down"});
     }
     std::lock_guard lock(mutex_);
-    for (auto& job : queue_) job->channel.finish(Outcome{Finish::Error, 0, 0, 0, 0, "the server is shutting down"});
+    for (auto& job : queue_)
+        job->channel.finish(Outcome{Finish::Error, 0, 0, 0, 0, "the server is shutting down"});
     queue_.clear();
 }
 
@@ -148,7 +156,8 @@ Scheduler::Slot* Scheduler::choose_slot(const Job& job) {
     for (Slot& slot : slots_) {
         if (slot.job) continue;
         size_t prefix = common_prefix(slot.session->tokens(), job.input.prompt_tokens);
-        if (!best || prefix > best_prefix || (prefix == best_prefix && slot.last_used < best->last_used)) {
+        if (!best || prefix > best_prefix ||
+            (prefix == best_prefix && slot.last_used < best->last_used)) {
             best = &slot;
             best_prefix = prefix;
         }

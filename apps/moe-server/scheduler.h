@@ -15,12 +15,11 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <moevk/moevk.hpp>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <moevk/moevk.hpp>
 
 #include "job.h"
 #include "metrics.h"
@@ -28,12 +27,12 @@
 namespace moeserver {
 
 class Scheduler {
-public:
+  public:
     // Creates `slots` sessions with `options` (they build their shaders now, so the first
     // request does not wait for that) and starts the thread.
     // `template_name` "" renders chats with the file's template.
-    Scheduler(const moevk::Model& model, const moevk_session_options& options, std::string template_name,
-              uint32_t slots, uint32_t queue_limit, Metrics& metrics);
+    Scheduler(const moevk::Model& model, const moevk_session_options& options,
+              std::string template_name, uint32_t slots, uint32_t queue_limit, Metrics& metrics);
     ~Scheduler();
     Scheduler(const Scheduler&) = delete;
     Scheduler& operator=(const Scheduler&) = delete;
@@ -44,11 +43,11 @@ public:
 
     uint32_t slots() const { return static_cast<uint32_t>(slots_.size()); }
 
-private:
+  private:
     struct Slot {
         std::unique_ptr<moevk::Session> session;
-        std::shared_ptr<Job> job;   // null when free
-        uint64_t last_used = 0;     // for ties in the prefix choice: the least recently used wins
+        std::shared_ptr<Job> job;  // null when free
+        uint64_t last_used = 0;    // for ties in the prefix choice: the least recently used wins
         uint32_t prompt_tokens = 0, cached_tokens = 0;
     };
 

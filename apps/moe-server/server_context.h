@@ -3,9 +3,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <moevk/moevk.hpp>
+#include <string>
 
 #include "metrics.h"
 #include "request.h"
@@ -18,10 +17,10 @@ struct ServerContext {
     Metrics& metrics;
     const moevk::Tokenizer& tokenizer;  // the model's: read-only, safe from any thread
     RequestDefaults defaults;
-    std::string model_id;      // the file's name without .gguf: what /v1/models lists
-    int64_t created = 0;       // when the model was loaded (Unix seconds)
+    std::string model_id;  // the file's name without .gguf: what /v1/models lists
+    int64_t created = 0;   // when the model was loaded (Unix seconds)
     moevk_model_info info{};
-    std::string api_key;       // "" when no key is needed
+    std::string api_key;  // "" when no key is needed
     uint32_t queue_limit = 0;
 };
 

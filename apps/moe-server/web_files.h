@@ -8,7 +8,7 @@
 namespace moeserver {
 
 struct WebFile {
-    std::string_view path;          // "/", "/app.js", ...
+    std::string_view path;  // "/", "/app.js", ...
     std::string_view content_type;
     std::string_view body;
 };
