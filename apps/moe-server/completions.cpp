@@ -38,7 +38,7 @@ bool gone(Reply& r) {
 
 // One call of the content provider: false ends the response (the client is gone, or the job
 // was cancelled), true with sink.done() when the reply is complete.
-bool provide(Reply& r, httplib::DataSink& sink) {
+bool provide_or_throw(Reply& r, httplib::DataSink& sink) {
     if (r.stream && !r.began &&
         !write(sink, openai::event(openai::first_chunk(r.header, r.include_usage))))
         return gone(r);
@@ -71,6 +71,15 @@ bool provide(Reply& r, httplib::DataSink& sink) {
     if (ok && r.stream) ok = write(sink, "data: [DONE]\n\n");
     if (ok) sink.done();
     return ok;
+}
+
+// httplib runs the provider outside its handlers' exception guard: nothing may escape it.
+bool provide(Reply& r, httplib::DataSink& sink) {
+    try {
+        return provide_or_throw(r, sink);
+    } catch (const std::exception&) {
+        return gone(r);
+    }
 }
 
 }  // namespace

@@ -80,7 +80,6 @@ class Channel {
 struct Job {
     JobInput input;
     Channel channel;
-    std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
 };
 
 }  // namespace moeserver
