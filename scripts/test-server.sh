@@ -154,6 +154,7 @@ expect no_key 401 - "$url/v1/models"
 expect wrong_key 401 - -H "Authorization: Bearer nope" "$url/v1/models"
 expect wrong_scheme 401 - -H "Authorization: Basic $key" "${json[@]}" "$url/v1/chat/completions" -d '{}'
 expect key_prefix 401 - -H "Authorization: Bearer ${key:0:5}" "$url/v1/models"
+expect foreign_host 403 - -H "Host: rebound.example:80" "$url/health"
 got=$(call health "$url/health")
 [ "$got" = 200 ] && ok "health answers without a key" || fail "health: $got"
 

@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
         ctx.info = info;
         ctx.api_key = api_key;
         ctx.queue_limit = queue;
+        ctx.loopback_only = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 
         httplib::Server server;
         // Each waiting or streaming request holds an HTTP thread: enough for every slot and

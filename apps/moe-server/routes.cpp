@@ -69,6 +69,25 @@ bool json_body(const httplib::Request& req, httplib::Response& res) {
     return false;
 }
 
+// On a loopback address, the Host header must name this machine. A web page elsewhere can
+// point a name of its own at 127.0.0.1 (DNS rebinding) and then read the server's replies as
+// "same origin"; its requests still carry its own name as Host, and are refused here.
+bool local_host(const httplib::Request& req, httplib::Response& res, const ServerContext& ctx) {
+    if (!ctx.loopback_only) return true;
+    std::string host = req.get_header_value("Host");
+    // Strip the port: "127.0.0.1:8080", "[::1]:8080", "localhost".
+    if (!host.empty() && host[0] == '[')
+        host = host.substr(0, host.find(']') + 1);
+    else
+        host = host.substr(0, host.find(':'));
+    if (host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0) return true;
+    send_error(res, 403,
+               "the Host header '" + req.get_header_value("Host") +
+                   "' is not this machine: a server on a loopback address answers only "
+                   "localhost, 127.x.x.x and [::1] (listen with --host to serve other names)");
+    return false;
+}
+
 // A bounded set of labels for the request counter (a path a client makes up is "other").
 std::string route_label(const std::string& path) {
     static const char* known[] = {"/",
@@ -123,7 +142,7 @@ void install_routes(httplib::Server& server, ServerContext& ctx) {
 
     server.set_pre_routing_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
         request_log::begin();
-        if (!authorized(req, res, ctx) || !json_body(req, res))
+        if (!local_host(req, res, ctx) || !authorized(req, res, ctx) || !json_body(req, res))
             return httplib::Server::HandlerResponse::Handled;
         return httplib::Server::HandlerResponse::Unhandled;
     });

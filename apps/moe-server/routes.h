@@ -10,7 +10,8 @@
 //   POST /v1/completions        a plain prompt, streaming or not
 //   GET  /v1/internal/experts   tokens per expert per layer, for the web page's chart
 //
-// With an API key every /v1 request needs "Authorization: Bearer KEY"; /, /health and
+// On a loopback address the Host header must be a local name (no DNS rebinding). With an API
+// key every /v1 request needs "Authorization: Bearer KEY"; /, /health and
 // /metrics answer without one (they show no conversation).
 #pragma once
 

@@ -22,6 +22,7 @@ struct ServerContext {
     moevk_model_info info{};
     std::string api_key;  // "" when no key is needed
     uint32_t queue_limit = 0;
+    bool loopback_only = true;  // listening on a loopback address: only local Host names pass
 };
 
 }  // namespace moeserver
