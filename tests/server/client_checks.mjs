@@ -17,7 +17,7 @@ const short = (s) => JSON.stringify(s.length > 80 ? s.slice(0, 80) + "…" : s);
 
 async function streamChat(messages, options) {
   const stream = await client.chat.completions.create({ messages, stream: true, stream_options: { include_usage: true }, ...options });
-  let text = "", finish = null, usage = null, chunks = 0, ids = new Set(), role = null;
+  let text = "", finish = null, usage = null, chunks = 0, ids = new Set(), role = null, firstText = 0;
   for await (const chunk of stream) {
     chunks++;
     ids.add(chunk.id);
@@ -25,10 +25,13 @@ async function streamChat(messages, options) {
     const c = chunk.choices[0];
     if (!c) continue;
     if (c.delta.role) role = c.delta.role;
-    if (c.delta.content) text += c.delta.content;
+    if (c.delta.content) {
+      if (!firstText) firstText = Date.now();
+      text += c.delta.content;
+    }
     if (c.finish_reason) finish = c.finish_reason;
   }
-  return { text, finish, usage, chunks, ids, role };
+  return { text, finish, usage, chunks, ids, role, firstText, ended: Date.now() };
 }
 
 const models = await client.models.list();
@@ -103,7 +106,9 @@ try {
 
 // Four streams at once: each reply equals the one it gives alone (same seed and temperature).
 const asks = ["Tell me about the GNU project.", "What is a warranty?", "Describe free software.", "Who may copy this program?"];
-const settings = (i) => ({ model, max_tokens: 24, temperature: 0.8, seed: 100 + i });
+// ignore_eos (moe-server's extension, passed through by the SDK) keeps every reply 24 tokens
+// long, so that none ends before the others have begun and the interleaving shows.
+const settings = (i) => ({ model, max_tokens: 24, temperature: 0.8, seed: 100 + i, ignore_eos: true });
 const alone = [];
 for (let i = 0; i < asks.length; i++) alone.push((await streamChat([{ role: "user", content: asks[i] }], settings(i))).text);
 const t0 = Date.now();
@@ -112,6 +117,10 @@ const seconds = (Date.now() - t0) / 1000;
 for (let i = 0; i < asks.length; i++)
   check(`concurrent stream ${i} equals its solo reply`, together[i].text === alone[i] && alone[i].length > 0,
     together[i].text === alone[i] ? short(alone[i]) : `${short(together[i].text)} != ${short(alone[i])}`);
+// Interleaved, not one after another: every stream had text before the first one ended.
+const lastStart = Math.max(...together.map((r) => r.firstText)), firstEnd = Math.min(...together.map((r) => r.ended));
+check("the four streams interleave", lastStart > 0 && lastStart < firstEnd,
+  `last first-text ${lastStart - t0} ms, first end ${firstEnd - t0} ms`);
 const distinct = new Set(alone).size;
 check("the four replies differ from each other", distinct === asks.length, `${distinct} distinct`);
 console.log(`     four concurrent replies took ${seconds.toFixed(2)} s`);
