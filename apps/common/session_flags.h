@@ -5,9 +5,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
 
-#include <moevk/moevk.h>
+#include <moevk/moevk.hpp>
 
 namespace moevk::apps {
 
@@ -35,6 +38,22 @@ inline void add_sampling_flags(CLI::App& app, moevk_sampling& s) {
         ->check(CLI::Range(-2.0f, 2.0f))
         ->capture_default_str();
     app.add_option("--seed", s.seed, "random seed, for reproducible replies");
+}
+
+// The template families moe-vk renders, "chatml, llama2, ...".
+inline std::string template_names_text() {
+    std::string all;
+    for (const std::string& n : Tokenizer::template_names()) all += (all.empty() ? "" : ", ") + n;
+    return all;
+}
+
+// --chat-template checked before the device and the model load rather than at the first message.
+inline void check_template_name(const std::string& name) {
+    if (name.empty()) return;
+    std::vector<std::string> names = Tokenizer::template_names();
+    if (std::find(names.begin(), names.end(), name) == names.end())
+        throw Exception(MOEVK_ERROR_INVALID_ARGUMENT,
+                        "--chat-template " + name + " is not a format moe-vk renders: " + template_names_text());
 }
 
 // A context past the training context is allowed (RoPE goes on) but its quality is not the

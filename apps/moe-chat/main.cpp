@@ -117,11 +117,8 @@ int main(int argc, char** argv) {
     apps::PagingFlags paging;
     app.add_option("-m,--model", model_path, "GGUF model file (default: assets/moe-vk-demo.gguf)");
     app.add_option("-p,--prompt", prompt, "ask one question, print the answer and exit");
-    app.add_option("--chat-template", template_name, "template family instead of the file's: " + [] {
-        std::string names;
-        for (const std::string& n : Tokenizer::template_names()) names += (names.empty() ? "" : ", ") + n;
-        return names;
-    }());
+    app.add_option("--chat-template", template_name,
+                   "template family instead of the file's: " + apps::template_names_text());
     app.add_option("--system", system_prompt, "system message at the start of the conversation");
     app.add_option("-n,--max-tokens", max_tokens, "longest reply in tokens")
         ->check(CLI::Range(1u, apps::kMaxContext))
@@ -141,13 +138,7 @@ int main(int argc, char** argv) {
         if (!std::filesystem::exists(model_path))
             throw Exception(MOEVK_ERROR_BAD_FILE, "no model file at " + model_path +
                                                       " (pass one with -m; the demo model is assets/moe-vk-demo.gguf)");
-        if (!template_name.empty()) {
-            // The name is checked before the device and the model load rather than at the first message.
-            std::vector<std::string> names = Tokenizer::template_names();
-            if (std::find(names.begin(), names.end(), template_name) == names.end())
-                throw Exception(MOEVK_ERROR_INVALID_ARGUMENT,
-                                "--chat-template " + template_name + " is not a format moe-vk renders (see --help)");
-        }
+        apps::check_template_name(template_name);
         std::string device_name;
         Engine engine(apps::engine_options(device, device_name));
         moevk_model_options mo = moevk_model_options_default();

@@ -122,18 +122,7 @@ int main(int argc, char** argv) {
         if (!std::filesystem::exists(model_path))
             throw Exception(MOEVK_ERROR_BAD_FILE,
                             "no model file at " + model_path + " (pass one with -m)");
-        if (!template_name.empty()) {
-            // Checked before the device and the model load rather than at the first request.
-            std::vector<std::string> names = Tokenizer::template_names();
-            if (std::find(names.begin(), names.end(), template_name) == names.end())
-                throw Exception(
-                    MOEVK_ERROR_INVALID_ARGUMENT,
-                    "--chat-template " + template_name + " is not a format moe-vk renders: " + [&] {
-                        std::string all;
-                        for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
-                        return all;
-                    }());
-        }
+        apps::check_template_name(template_name);
         std::string device_name;
         Engine engine(apps::engine_options(device, device_name));
         moevk_model_options mo = moevk_model_options_default();
