@@ -8,7 +8,9 @@
 #include <regex>
 
 #include "copy_probe.h"
+#include "../common/default_model.h"
 #include "../common/device_flags.h"
+#include "gguf/gguf.h"
 #include "experts/budget.h"
 #include "experts/policy.h"
 #include "gpu/context.h"
@@ -67,7 +69,7 @@ int main(int argc, char** argv) {
     bool list = false;
     uint64_t seed = 1;
     std::vector<std::string> model_paths;
-    std::string write_model, model_shape = "mixtral-3b";
+    std::string write_model, model_shape = "mixtral-3b", vocab_path;
     uint32_t prompt_tokens = 512, generated_tokens = 32;
     std::vector<std::string> budgets, policies = {"lru", "lfu"}, prefetch = {"on", "off"};
     std::string plot_path;
@@ -90,7 +92,12 @@ int main(int argc, char** argv) {
     app.add_option("--prompt-tokens", prompt_tokens, "model mode: prompt length")->capture_default_str();
     app.add_option("--gen-tokens", generated_tokens, "model mode: tokens to generate")->capture_default_str();
     app.add_option("--write-model", write_model, "write a synthetic model of --model-shape to this GGUF file and exit");
-    app.add_option("--model-shape", model_shape, "synthetic model shape: mixtral-3b or tiny")->capture_default_str();
+    app.add_option("--model-shape", model_shape, "synthetic model shape: mixtral-3b, mixtral-mid or tiny")
+        ->capture_default_str();
+    app.add_option("--vocab", vocab_path,
+                   "--write-model: copy the vocabulary (tokenizer.* keys) of this GGUF file, which also sets "
+                   "n_vocab (default: assets/moe-vk-demo.gguf, 1024 tokens; Mixtral's own is "
+                   "../shared/fixtures/vocab/ggml-vocab-llama-spm.gguf, 32000)");
     app.add_option("--vram-budget", budgets,
                    "model mode: page the experts through each of these budgets (bytes such as 6G, a share of the "
                    "experts such as 50%, or min), e.g. 100%,75%,50%,25%")
@@ -124,8 +131,16 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (!write_model.empty()) {
-            std::cerr << "writing a synthetic " << model_shape << " model to " << write_model << "\n";
-            model::synthetic_model(moebench::synthetic_shape(model_shape)).write(write_model);
+            // A real vocabulary, so that llama.cpp loads the file too (scripts/compare-llamacpp.sh).
+            if (vocab_path.empty()) vocab_path = apps::default_model(argv[0]);
+            gguf::File vocab = gguf::File::open(vocab_path);
+            model::SyntheticSpec spec = moebench::synthetic_shape(model_shape);
+            spec.n_vocab = model::vocabulary_size(vocab);
+            std::cerr << "writing a synthetic " << model_shape << " model with the " << spec.n_vocab
+                      << "-token vocabulary of " << vocab_path << " to " << write_model << "\n";
+            gguf::Writer w = model::synthetic_model(spec);
+            model::add_vocabulary(w, vocab);
+            w.write(write_model);
             return 0;
         }
         std::vector<std::pair<std::string, moe::MoeConfig>> cases;

@@ -36,7 +36,8 @@ nlohmann::json model_json(const moevk::gpu::DeviceInfo& device, const ProbeResul
                           const std::vector<ModelResult>& results);
 
 // Named synthetic shapes for --write-model: "mixtral-3b" (a Mixtral-like layout of 3.8 GB in
-// Q4_K), "tiny" (seconds to write, for smoke tests).
+// Q4_K), "mixtral-mid" (Mixtral's proportions at d 1024, 8 layers), "tiny" (seconds to write, for
+// smoke tests). n_vocab is the caller's: main.cpp takes it from the vocabulary it copies in.
 moevk::model::SyntheticSpec synthetic_shape(const std::string& name);
 
 }  // namespace moebench

@@ -64,6 +64,9 @@ gguf::Writer synthetic_model(const SyntheticSpec& s) {
     w.set_uint32(a + "expert_count", s.n_experts);
     w.set_uint32(a + "expert_used_count", s.top_k);
     w.set_uint32(a + "expert_feed_forward_length", s.d_ff);
+    // llama.cpp sizes a llama-layout file's expert tensors by the dense feed_forward_length, which
+    // Mixtral files carry (moe-vk reads expert_feed_forward_length first).
+    w.set_uint32(a + "feed_forward_length", s.d_ff);
     w.set_uint32(a + "vocab_size", s.n_vocab);
     if (arch->shared_expert) w.set_uint32(a + "expert_shared_feed_forward_length", s.d_ff_shared);
 
@@ -140,6 +143,20 @@ gguf::Writer synthetic_model(const SyntheticSpec& s) {
         }
     }
     return w;
+}
+
+uint32_t vocabulary_size(const gguf::File& from) {
+    const gguf::Value* tokens = from.find("tokenizer.ggml.tokens");
+    const auto* array = tokens ? std::get_if<gguf::Array>(&tokens->data) : nullptr;
+    if (!array || array->element_type != gguf::ValueType::String || array->items.empty())
+        throw Error(ErrorCode::BadFile, from.path() + ": no tokenizer.ggml.tokens to take a vocabulary from");
+    return static_cast<uint32_t>(array->items.size());
+}
+
+void add_vocabulary(gguf::Writer& w, const gguf::File& from) {
+    vocabulary_size(from);  // refuses a file without tokens
+    for (const auto& [key, value] : from.metadata())
+        if (key.starts_with("tokenizer.")) w.set(key, value);
 }
 
 }  // namespace moevk::model

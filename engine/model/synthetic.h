@@ -44,4 +44,11 @@ struct SyntheticSpec {
 
 gguf::Writer synthetic_model(const SyntheticSpec& spec);
 
+// A real vocabulary for a synthetic model, so that other engines (llama.cpp) load the file:
+// vocabulary_size() counts `from`'s tokenizer.ggml.tokens (Error(BadFile) naming the file when it
+// has none), to give SyntheticSpec::n_vocab; add_vocabulary() copies every tokenizer.* key of
+// `from` (tokens, scores, types, merges, special ids, chat template) into `w`.
+uint32_t vocabulary_size(const gguf::File& from);
+void add_vocabulary(gguf::Writer& w, const gguf::File& from);
+
 }  // namespace moevk::model
