@@ -61,9 +61,9 @@ const offload = log.join("").match(/offloaded (\d+)\/(\d+) layers to GPU/);
 if (!offload) refuse("llama.cpp's log does not say how many layers it offloaded");
 if (offload[1] !== offload[2]) refuse(`llama.cpp offloaded only ${offload[1]}/${offload[2]} layers to the GPU`);
 // "llama_prepare_model_devices: using device Vulkan0 (llvmpipe (LLVM 15.0.6, 256 bits)) ..."
-const using = log.join("").match(/using device (Vulkan\d+) \((.*?)\) \(/);
-if (!using) refuse("llama.cpp's log names no Vulkan device that it uses for the model");
-if (!new RegExp(`${using[1]} model buffer size`).test(log.join(""))) refuse(`no model buffer on ${using[1]}`);
+const usedDevice = log.join("").match(/using device (Vulkan\d+) \((.*?)\) \(/);
+if (!usedDevice) refuse("llama.cpp's log names no Vulkan device that it uses for the model");
+if (!new RegExp(`${usedDevice[1]} model buffer size`).test(log.join(""))) refuse(`no model buffer on ${usedDevice[1]}`);
 if (model.gpuLayers < blockCount) refuse(`model.gpuLayers is ${model.gpuLayers} of ${blockCount} layers`);
 const vramAfterLoad = await llama.getVramState();
 
@@ -117,7 +117,7 @@ console.log(JSON.stringify({
     binding: `node-llama-cpp ${JSON.parse(fs.readFileSync(path.join(dir, "node_modules/node-llama-cpp/package.json"))).version}`,
     gpu: llama.gpu,
     devices: deviceNames,
-    device_log: `${using[1]} (${using[2]})`,
+    device_log: `${usedDevice[1]} (${usedDevice[2]})`,
     vram_total: vram.total,
     vram_used_by_model: vramAfterLoad.used - vram.used,
     offloaded_layers: `${offload[1]}/${offload[2]}`,

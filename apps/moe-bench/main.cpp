@@ -140,6 +140,10 @@ int main(int argc, char** argv) {
                       << "-token vocabulary of " << vocab_path << " to " << write_model << "\n";
             gguf::Writer w = model::synthetic_model(spec);
             model::add_vocabulary(w, vocab);
+            // llama.cpp sizes a llama-layout file's expert tensors by the dense feed_forward_length,
+            // which Mixtral files carry (moe-vk reads expert_feed_forward_length first). Only here:
+            // tests rewrite the writer's keys and expect it absent.
+            w.set_uint32(spec.architecture + ".feed_forward_length", spec.d_ff);
             w.write(write_model);
             return 0;
         }

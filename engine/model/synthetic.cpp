@@ -64,9 +64,6 @@ gguf::Writer synthetic_model(const SyntheticSpec& s) {
     w.set_uint32(a + "expert_count", s.n_experts);
     w.set_uint32(a + "expert_used_count", s.top_k);
     w.set_uint32(a + "expert_feed_forward_length", s.d_ff);
-    // llama.cpp sizes a llama-layout file's expert tensors by the dense feed_forward_length, which
-    // Mixtral files carry (moe-vk reads expert_feed_forward_length first).
-    w.set_uint32(a + "feed_forward_length", s.d_ff);
     w.set_uint32(a + "vocab_size", s.n_vocab);
     if (arch->shared_expert) w.set_uint32(a + "expert_shared_feed_forward_length", s.d_ff_shared);
 
