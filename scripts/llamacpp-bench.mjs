@@ -57,13 +57,21 @@ if (deviceNames.length === 0 || vram.total === 0)
 const model = await llama.loadModel({modelPath, gpuLayers: "max", useMmap: true});
 const blockCount = Number(model.fileInfo.metadata[model.fileInfo.metadata.general.architecture]?.block_count ?? 0);
 // llama.cpp counts the output layer as one more: "offloaded 9/9 layers to GPU".
-const offload = log.join("").match(/offloaded (\d+)\/(\d+) layers to GPU/);
+// llama.cpp's log reaches the logger asynchronously: wait for the lines a while.
+async function fromLog(re, ms = 10000) {
+    for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 50))) {
+        const m = log.join("").match(re);
+        if (m) return m;
+    }
+    return null;
+}
+const offload = await fromLog(/offloaded (\d+)\/(\d+) layers to GPU/);
 if (!offload) refuse("llama.cpp's log does not say how many layers it offloaded");
 if (offload[1] !== offload[2]) refuse(`llama.cpp offloaded only ${offload[1]}/${offload[2]} layers to the GPU`);
 // "llama_prepare_model_devices: using device Vulkan0 (llvmpipe (LLVM 15.0.6, 256 bits)) ..."
-const usedDevice = log.join("").match(/using device (Vulkan\d+) \((.*?)\) \(/);
+const usedDevice = await fromLog(/using device (Vulkan\d+) \((.*?)\) \(/);
 if (!usedDevice) refuse("llama.cpp's log names no Vulkan device that it uses for the model");
-if (!new RegExp(`${usedDevice[1]} model buffer size`).test(log.join(""))) refuse(`no model buffer on ${usedDevice[1]}`);
+if (!(await fromLog(new RegExp(`${usedDevice[1]} model buffer size`)))) refuse(`no model buffer on ${usedDevice[1]}`);
 if (model.gpuLayers < blockCount) refuse(`model.gpuLayers is ${model.gpuLayers} of ${blockCount} layers`);
 const vramAfterLoad = await llama.getVramState();
 
