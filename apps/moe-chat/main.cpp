@@ -14,6 +14,7 @@
 
 #include <moevk/moevk.hpp>
 
+#include "../common/chat_model.h"
 #include "../common/default_model.h"
 #include "../common/device_flags.h"
 #include "../common/paging_flags.h"
@@ -135,21 +136,10 @@ int main(int argc, char** argv) {
     if (model_path.empty()) model_path = apps::default_model(argv[0]);
 
     try {
-        if (!std::filesystem::exists(model_path))
-            throw Exception(MOEVK_ERROR_BAD_FILE, "no model file at " + model_path +
-                                                      " (pass one with -m; the demo model is assets/moe-vk-demo.gguf)");
-        apps::check_template_name(template_name);
-        std::string device_name;
-        Engine engine(apps::engine_options(device, device_name));
-        moevk_model_options mo = moevk_model_options_default();
-        apps::apply_paging_flags(paging, mo);
-        Model model(engine, model_path, mo, show_progress);
+        apps::ChatModel opened(model_path, template_name, device, paging, show_progress);
+        Engine& engine = opened.engine;
+        Model& model = opened.model;
         moevk_model_info info = model.info();
-        if (template_name.empty() && !*info.chat_template) {
-            const moevk_tokenizer* tok = moevk_model_get_tokenizer(model.get());
-            std::string why = tok ? Tokenizer(tok).info().template_error : info.vocab_error;
-            throw Exception(MOEVK_ERROR_UNSUPPORTED, why + ": pass --chat-template NAME");
-        }
         std::fprintf(stderr, "%s: %s\non %s\n", model_path.c_str(), info.description, engine.device_info().name);
         if (*ctx_opt) apps::warn_past_training_context("moe-chat", n_ctx, info);
         moevk_session_options so = moevk_session_options_default();

@@ -14,6 +14,7 @@
 #include <moevk/moevk.hpp>
 #include <thread>
 
+#include "../common/chat_model.h"
 #include "../common/default_model.h"
 #include "../common/device_flags.h"
 #include "../common/paging_flags.h"
@@ -119,20 +120,11 @@ int main(int argc, char** argv) {
 
     StopOnSignal stop_on_signal;
     try {
-        if (!std::filesystem::exists(model_path))
-            throw Exception(MOEVK_ERROR_BAD_FILE,
-                            "no model file at " + model_path + " (pass one with -m)");
-        apps::check_template_name(template_name);
-        std::string device_name;
-        Engine engine(apps::engine_options(device, device_name));
-        moevk_model_options mo = moevk_model_options_default();
-        apps::apply_paging_flags(paging, mo);
-        Model model(engine, model_path, mo, show_progress);
+        apps::ChatModel opened(model_path, template_name, device, paging, show_progress);
+        Engine& engine = opened.engine;
+        Model& model = opened.model;
         moevk_model_info info = model.info();
         Tokenizer tokenizer = model.tokenizer();
-        if (template_name.empty() && !*info.chat_template)
-            throw Exception(MOEVK_ERROR_UNSUPPORTED, std::string(tokenizer.info().template_error) +
-                                                         ": pass --chat-template NAME");
         std::fprintf(stderr, "moe-server: %s: %s\non %s\n", model_path.c_str(), info.description,
                      engine.device_info().name);
         if (*ctx_opt) apps::warn_past_training_context("moe-server", n_ctx, info);
