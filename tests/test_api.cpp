@@ -1510,6 +1510,110 @@ TEST_F(Api, StopEndsAStartedGenerationAndOtherCallsAreBusy) {
     EXPECT_EQ(generate(s, 2).tokens.size(), 2u);
 }
 
+// --- continuous batching
+// -------------------------------------------------------------------------
+
+TEST_F(Api, BatchStepsGiveEachSessionItsOwnGeneration) {
+    const std::vector<int32_t> base = prompt();
+    struct Plan {
+        std::vector<int32_t> prompt;
+        uint64_t seed;
+        uint32_t max_tokens;
+        std::vector<std::string> stops;
+    };
+    std::vector<Plan> plans;
+    for (uint32_t i = 0; i < 4; ++i) {
+        std::vector<int32_t> p(base.begin(), base.begin() + ptrdiff_t(base.size() - i));  // other lengths
+        plans.push_back({p, 500 + i, 10 + 3 * i, {}});
+    }
+    plans[2].stops = {"e"};  // ends early on a stop string
+    std::vector<Streamed> alone;
+    std::vector<std::unique_ptr<moevk::Session>> alone_sessions;
+    for (const Plan& plan : plans) {
+        alone_sessions.push_back(std::make_unique<moevk::Session>(demo(), session_options(128, plan.seed)));
+        alone_sessions.back()->feed(plan.prompt);
+        alone.push_back(generate(*alone_sessions.back(), plan.max_tokens, true, plan.stops));
+    }
+
+    moevk::Batch batch(demo(), 4);
+    std::vector<std::unique_ptr<moevk::Session>> sessions;
+    std::vector<Streamed> together(plans.size());
+    std::vector<moevk::Session*> all;
+    for (size_t i = 0; i < plans.size(); ++i) {
+        sessions.push_back(std::make_unique<moevk::Session>(demo(), session_options(128, plans[i].seed)));
+        sessions[i]->feed(plans[i].prompt);
+        sessions[i]->start(collecting(together[i], plans[i].max_tokens, true, plans[i].stops));
+        all.push_back(sessions[i].get());
+    }
+    std::vector<bool> done(plans.size(), false);
+    for (int call = 0; std::count(done.begin(), done.end(), true) < ptrdiff_t(plans.size()); ++call) {
+        ASSERT_LT(call, 100);
+        std::vector<moevk_step_result> r = batch.step(all);
+        ASSERT_EQ(r.size(), plans.size());
+        for (size_t i = 0; i < plans.size(); ++i) {
+            if (done[i]) {
+                EXPECT_TRUE(r[i].done) << "a session that ended stays done";
+                EXPECT_EQ(r[i].new_tokens, 0u);
+            }
+            done[i] = r[i].done != 0;
+        }
+    }
+    for (size_t i = 0; i < plans.size(); ++i) {
+        EXPECT_EQ(together[i].tokens, alone[i].tokens) << "session " << i;
+        EXPECT_EQ(together[i].text, alone[i].text) << "session " << i;
+        moevk_generation g = sessions[i]->last_generation();
+        EXPECT_EQ(g.end, i == 2 ? MOEVK_END_STOP_STRING : MOEVK_END_LENGTH) << "session " << i;
+        EXPECT_EQ(g.generated_tokens, alone[i].result.generated_tokens);
+        moevk_model_info info = demo().info();
+        EXPECT_EQ(sessions[i]->expert_counts(info.n_layers, info.n_experts),
+                  alone_sessions[i]->expert_counts(info.n_layers, info.n_experts))
+            << "session " << i << ": the batched steps record the experts each token chose";
+    }
+    EXPECT_LT(alone[2].tokens.size(), plans[2].max_tokens) << "the stop string ended it early";
+}
+
+TEST_F(Api, BatchStepRefusesBadInputAndMovesNothing) {
+    expect_exception([&] { moevk::Batch(demo(), 0); }, MOEVK_ERROR_INVALID_ARGUMENT);
+    moevk_batch* raw = nullptr;
+    EXPECT_EQ(moevk_batch_create(nullptr, 2, &raw), MOEVK_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(raw, nullptr);
+    moevk::Batch batch(demo(), 2);
+    moevk::Session a(demo(), session_options(128, 1));
+    moevk::Session b(demo(), session_options(128, 2));
+    a.feed(prompt());
+    a.start(moevk::Generate{.max_tokens = 4});
+    moevk_step_result results[3] = {};
+    for (auto& r : results) r.struct_size = sizeof(moevk_step_result);
+    moevk_session* twice[] = {a.get(), a.get()};
+    EXPECT_EQ(moevk_batch_step(batch.get(), twice, 2, results), MOEVK_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(moevk_last_error()).find("same session"), std::string::npos) << moevk_last_error();
+    moevk_session* with_null[] = {a.get(), nullptr};
+    EXPECT_EQ(moevk_batch_step(batch.get(), with_null, 2, results), MOEVK_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(moevk_batch_step(batch.get(), twice, 0, results), MOEVK_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(moevk_batch_step(batch.get(), twice, 1, nullptr), MOEVK_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(moevk_batch_step(nullptr, twice, 1, results), MOEVK_ERROR_INVALID_ARGUMENT);
+    results[0].struct_size = 0;
+    EXPECT_EQ(moevk_batch_step(batch.get(), twice, 1, results), MOEVK_ERROR_INVALID_ARGUMENT);
+    results[0].struct_size = sizeof(moevk_step_result);
+    EXPECT_EQ(a.info().position, 0u) << "nothing ran";
+
+    // Another model's session is refused by name; a session without a generation reports done.
+    moevk::Model other(engine(), kDemo);
+    moevk::Session c(other, session_options(128, 3));
+    c.feed(prompt());
+    c.start(moevk::Generate{.max_tokens = 2});
+    moevk_session* mixed[] = {a.get(), c.get()};
+    EXPECT_EQ(moevk_batch_step(batch.get(), mixed, 2, results), MOEVK_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(moevk_last_error()).find("another model"), std::string::npos) << moevk_last_error();
+    c.stop();
+    moevk_session* idle[] = {a.get(), b.get()};
+    ASSERT_EQ(moevk_batch_step(batch.get(), idle, 2, results), MOEVK_OK) << moevk_last_error();
+    EXPECT_FALSE(results[0].done);
+    EXPECT_TRUE(results[1].done);
+    EXPECT_EQ(results[1].new_tokens, 0u);
+    a.stop();
+}
+
 // --- statistics and paging
 // ------------------------------------------------------------------------
 

@@ -79,4 +79,28 @@ runtime::SamplingParams to_sampling(const moevk_sampling& s) {
     return p;
 }
 
+moevk_end_reason reason_of(runtime::GenerationEnd end) {
+    switch (end) {
+        case runtime::GenerationEnd::None: return MOEVK_END_NONE;
+        case runtime::GenerationEnd::EndOfGeneration: return MOEVK_END_EOG;
+        case runtime::GenerationEnd::StopString: return MOEVK_END_STOP_STRING;
+        case runtime::GenerationEnd::Length: return MOEVK_END_LENGTH;
+        case runtime::GenerationEnd::ContextFull: return MOEVK_END_CONTEXT_FULL;
+        case runtime::GenerationEnd::Stopped: return MOEVK_END_STOPPED;
+        case runtime::GenerationEnd::Error: return MOEVK_END_ERROR;
+    }
+    return MOEVK_END_ERROR;
+}
+
+moevk_step_result to_c(const runtime::AdvanceReport& a, runtime::GenerationEnd end) {
+    moevk_step_result r{sizeof(moevk_step_result)};
+    r.done = a.done;
+    r.in_flight = a.in_flight;
+    r.new_tokens = a.new_tokens;
+    r.pieces = a.pieces;
+    r.estimated_gpu_us = a.estimated_us;
+    r.end = a.done ? reason_of(end) : MOEVK_END_NONE;
+    return r;
+}
+
 }  // namespace moevk::api

@@ -8,6 +8,7 @@
 
 #include "api/handles.h"
 #include "moevk/moevk.h"
+#include "runtime/generator.h"
 #include "runtime/sampler.h"
 #include "text/chat_template.h"
 
@@ -25,5 +26,9 @@ struct ChatChoice {
 ChatChoice to_chat(const moevk_tokenizer& tokenizer, const moevk_chat_options* options, const char* function);
 
 runtime::SamplingParams to_sampling(const moevk_sampling& sampling);
+
+moevk_end_reason reason_of(runtime::GenerationEnd end);
+// What a frame-loop step reports; `end` is the generation's when it is done.
+moevk_step_result to_c(const runtime::AdvanceReport& report, runtime::GenerationEnd end);
 
 }  // namespace moevk::api

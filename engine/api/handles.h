@@ -11,6 +11,7 @@
 #include "gpu/context.h"
 #include "model/model_file.h"
 #include "moevk/moevk.h"
+#include "runtime/batch_step.h"
 #include "runtime/device_model.h"
 #include "runtime/generator.h"
 #include "runtime/session.h"
@@ -70,4 +71,9 @@ struct moevk_session {
 
 struct moevk_detokenizer {
     moevk::text::Detokenizer detokenizer;
+};
+
+struct moevk_batch {
+    std::shared_ptr<moevk::api::LoadedModel> model;
+    std::unique_ptr<moevk::runtime::BatchStep> step;
 };

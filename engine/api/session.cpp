@@ -10,19 +10,6 @@ using namespace moevk::api;
 
 namespace {
 
-moevk_end_reason reason_of(runtime::GenerationEnd end) {
-    switch (end) {
-        case runtime::GenerationEnd::None: return MOEVK_END_NONE;
-        case runtime::GenerationEnd::EndOfGeneration: return MOEVK_END_EOG;
-        case runtime::GenerationEnd::StopString: return MOEVK_END_STOP_STRING;
-        case runtime::GenerationEnd::Length: return MOEVK_END_LENGTH;
-        case runtime::GenerationEnd::ContextFull: return MOEVK_END_CONTEXT_FULL;
-        case runtime::GenerationEnd::Stopped: return MOEVK_END_STOPPED;
-        case runtime::GenerationEnd::Error: return MOEVK_END_ERROR;
-    }
-    return MOEVK_END_ERROR;
-}
-
 moevk_generation to_c(const runtime::GenerationResult& r) {
     moevk_generation g{sizeof(moevk_generation)};
     g.end = reason_of(r.end);
@@ -245,12 +232,7 @@ moevk_status moevk_session_step(moevk_session* session, uint32_t budget_us, moev
             return;
         }
         runtime::AdvanceReport a = g.advance(double(budget_us));
-        r.done = a.done;
-        r.in_flight = a.in_flight;
-        r.new_tokens = a.new_tokens;
-        r.pieces = a.pieces;
-        r.estimated_gpu_us = a.estimated_us;
-        r.end = a.done ? reason_of(g.last_result().end) : MOEVK_END_NONE;
+        r = to_c(a, g.last_result().end);  // the end the step just set
     });
     if (status != MOEVK_OK && session && !session->generator->running()) {
         // The step failed and ended the generation.

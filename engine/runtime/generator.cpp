@@ -190,9 +190,10 @@ GenerationResult Generator::run(GenerateOptions options) {
     return last_;
 }
 
-AdvanceReport Generator::advance(double budget_us, bool block) {
+AdvanceReport Generator::advance(double budget_us, bool block, bool one_step) {
     if (!job_) throw Error(ErrorCode::InvalidArgument, "session: no generation started");
     AdvanceReport report;
+    bool stepped = false;
     try {
         for (;;) {
             if (runner_.in_flight()) {
@@ -203,7 +204,10 @@ AdvanceReport Generator::advance(double budget_us, bool block) {
                     return report;
                 }
             }
-            if (runner_.finished() && !step_tokens_.empty()) on_step_finished();
+            if (runner_.finished() && !step_tokens_.empty()) {
+                on_step_finished();
+                stepped = true;
+            }
             if (!runner_.active()) {
                 if (pending_.empty()) {
                     next_token(report);
@@ -211,8 +215,10 @@ AdvanceReport Generator::advance(double budget_us, bool block) {
                         report.done = true;
                         return report;
                     }
+                    if (one_step && stepped) return report;
                     continue;
                 }
+                if (one_step && stepped) return report;  // a prompt step, more of it pending
                 begin_next_step();
             }
             PieceCosts::Plan plan = runner_.submit(block ? kUnbounded : budget_us);
@@ -231,6 +237,33 @@ AdvanceReport Generator::advance(double budget_us, bool block) {
         if (job_) finish(GenerationEnd::Error);
         throw;
     }
+}
+
+uint32_t Generator::begin_batched_step() {
+    if (!batch_ready())
+        throw Error(ErrorCode::InvalidArgument, "session: the next step is not one generated token");
+    step_tokens_ = pending_;
+    pending_.clear();
+    return step_tokens_[0];
+}
+
+AdvanceReport Generator::finish_batched_step() {
+    AdvanceReport report;
+    on_step_finished();
+    try {
+        next_token(report);
+    } catch (...) {
+        if (job_) finish(GenerationEnd::Error);
+        throw;
+    }
+    report.done = !job_;
+    return report;
+}
+
+void Generator::fail_batched_step() {
+    pending_.insert(pending_.begin(), step_tokens_.begin(), step_tokens_.end());
+    step_tokens_.clear();
+    if (job_) finish(GenerationEnd::Error);
 }
 
 void Generator::begin_next_step() {

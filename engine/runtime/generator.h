@@ -104,8 +104,19 @@ public:
     bool running() const { return job_ != nullptr; }
     // One frame's worth: collects work that completed, then submits at most `budget_us` of
     // GPU work and returns without waiting for it (kUnbounded and `block`: the whole
-    // generation, waiting).
-    AdvanceReport advance(double budget_us, bool block = false);
+    // generation, waiting; with `one_step` too, one forward step and the sampling after it).
+    AdvanceReport advance(double budget_us, bool block = false, bool one_step = false);
+
+    // A generation's next step carried by a BatchStep with other sessions' (continuous
+    // batching, runtime/batched_generation.h): batch_ready() when the step is one generated
+    // token and nothing is in flight; begin_batched_step() takes that token for the batch;
+    // after the batch ran, finish_batched_step() samples and streams as advance() would, or,
+    // when it failed, fail_batched_step() puts the token back and ends the generation.
+    bool batch_ready() const { return job_ && !runner_.active() && pending_.size() == 1; }
+    uint32_t begin_batched_step();
+    AdvanceReport finish_batched_step();
+    void fail_batched_step();
+    Session& session() const { return session_; }
     GenerationResult run(GenerateOptions options);
     // Ends a started generation now (waiting for the slice in flight); tokens so far stay.
     void stop();

@@ -16,18 +16,6 @@ uint32_t context_length(const model::ModelConfig& c, uint32_t requested) {
     return std::min<uint32_t>(c.n_ctx_train ? c.n_ctx_train : 4096, 4096);
 }
 
-struct BiasAddPush {
-    VkDeviceAddress x, bias;
-    uint32_t n, total;
-};
-
-// x[r][i] += bias[i] (Qwen2-style attention biases).
-void record_bias_add(gpu::CommandBuffer& cb, gpu::Context& ctx, VkDeviceAddress x, const gpu::Buffer& bias,
-                     uint32_t rows, uint32_t n) {
-    BiasAddPush push{x, bias.address(), n, rows * n};
-    cb.dispatch(ctx.pipeline("bias_add", {64}), &push, sizeof(push), rows * n);
-}
-
 // max_batch checked before the workspaces it sizes are made, with the limit said in tokens.
 uint32_t checked_max_batch(const model::ModelConfig& c, uint32_t max_batch) {
     if (max_batch == 0) throw Error(ErrorCode::InvalidArgument, "session: max_batch must be positive");
@@ -62,6 +50,8 @@ Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions opt
       arena_at_start_(ctx.arena(gpu::MemoryKind::Device).bytes_in_use()),
       linear_ws_(ctx, checked_max_batch(model.config(), options.max_batch)),
       moe_(ctx, model.config().moe, checked_max_batch(model.config(), options.max_batch)),
+      act_(ctx, model.config(), options.max_batch, "session"),
+      forward_(ctx, model, act_, linear_ws_),
       commands_(ctx, ctx.compute_queue()) {
     const model::ModelConfig& c = model.config();
     uint64_t b = options_.max_batch;
@@ -72,17 +62,9 @@ Session::Session(gpu::Context& ctx, const DeviceModel& model, SessionOptions opt
         k_cache_.push_back(alloc(kv_bytes(options_.kv_format, size_t(n_ctx_) * c.kv_dim()), "K cache"));
         v_cache_.push_back(alloc(kv_bytes(options_.kv_format, size_t(n_ctx_) * c.kv_dim()), "V cache"));
     }
-    // The per-step inputs and the last token's logits live in host-visible memory: decode then
-    // needs no staging copy (a submit and wait each) on either side of the forward pass.
-    ids_ = ctx.allocate(b * 4, gpu::MemoryKind::Host, "session token ids");
+    // The last token's logits live in host-visible memory: decode then needs no staging copy (a
+    // submit and wait) after the forward pass, as the token ids (StepActivations) need none before.
     last_logits_ = ctx.allocate(uint64_t(c.n_vocab) * 4, gpu::MemoryKind::Host, "session last logits");
-    x_ = alloc(b * c.d_model * 4, "residual");
-    h_ = alloc(b * c.d_model * 4, "normed");
-    o_ = alloc(b * c.d_model * 4, "attention output");
-    q_ = alloc(b * c.q_dim() * 4, "q");
-    att_ = alloc(b * c.q_dim() * 4, "attention");
-    k_ = alloc(b * c.kv_dim() * 4, "k");
-    v_ = alloc(b * c.kv_dim() * 4, "v");
     logits_ = alloc(b * c.n_vocab * 4, "logits");
     // Host-visible: the selected experts are read after each step without a staging copy.
     if (options_.record_experts)
@@ -109,94 +91,37 @@ VkDeviceAddress Session::expert_table(uint32_t layer) const {
     return cache_ ? cache_->table(layer) : model_.layers()[layer].moe->expert_table();
 }
 
-void Session::record_input(gpu::CommandBuffer& cb, uint32_t T) {
-    const model::ModelConfig& c = model_.config();
-    runtime::record_embed(cb, ctx_, model_.embed_format(), model_.token_embd().address(), ids_.address(), x_.address(),
-                          T, c.d_model);
-    cb.barrier();
-}
+StepSequence Session::sequence(uint32_t T) const { return {0, T, position_, &k_cache_, &v_cache_, options_.kv_format}; }
+
+void Session::record_input(gpu::CommandBuffer& cb, uint32_t T) { forward_.input(cb, T); }
 
 void Session::record_attention_block(gpu::CommandBuffer& cb, uint32_t i, uint32_t T) {
-    const model::ModelConfig& c = model_.config();
-    const uint32_t d = c.d_model, pos0 = position_;
-    const bool neox = c.rope == model::RopeOrdering::NeoX;
-    const float scale = 1.0f / std::sqrt(float(c.head_dim));
-    auto linear = [&](const DeviceMatrix& m, const gpu::Buffer& x, const gpu::Buffer& y) {
-        record_linear(cb, ctx_, *m.linear, linear_ws_, x.address(), y.address(), T);
-    };
-    const DeviceLayer& l = model_.layers()[i];
-    // Attention block: h = norm(x); q, k, v; per-head or whole Q/K norm; rope; cache; attend.
-    record_rmsnorm(cb, ctx_, x_.address(), l.attn_norm.address(), h_.address(), T, d, c.rms_eps);
-    cb.barrier();
-    linear(l.wq, h_, q_);
-    linear(l.wk, h_, k_);
-    linear(l.wv, h_, v_);
-    cb.barrier();
-    // Each bias is optional in the file (an empty buffer when absent).
-    if (l.q_bias || l.k_bias || l.v_bias) {
-        if (l.q_bias) record_bias_add(cb, ctx_, q_.address(), l.q_bias, T, c.q_dim());
-        if (l.k_bias) record_bias_add(cb, ctx_, k_.address(), l.k_bias, T, c.kv_dim());
-        if (l.v_bias) record_bias_add(cb, ctx_, v_.address(), l.v_bias, T, c.kv_dim());
-        cb.barrier();
-    }
-    if (c.qk_norm == model::QkNorm::PerHead) {
-        record_rmsnorm(cb, ctx_, q_.address(), l.q_norm.address(), q_.address(), T * c.n_heads, c.head_dim,
-                       c.rms_eps);
-        record_rmsnorm(cb, ctx_, k_.address(), l.k_norm.address(), k_.address(), T * c.n_kv_heads, c.head_dim,
-                       c.rms_eps);
-        cb.barrier();
-    } else if (c.qk_norm == model::QkNorm::Whole) {
-        record_rmsnorm(cb, ctx_, q_.address(), l.q_norm.address(), q_.address(), T, c.q_dim(), c.rms_eps);
-        record_rmsnorm(cb, ctx_, k_.address(), l.k_norm.address(), k_.address(), T, c.kv_dim(), c.rms_eps);
-        cb.barrier();
-    }
-    record_rope(cb, ctx_, q_.address(), T, c.n_heads, c.head_dim, c.n_rot, pos0, c.rope_base, neox);
-    record_rope(cb, ctx_, k_.address(), T, c.n_kv_heads, c.head_dim, c.n_rot, pos0, c.rope_base, neox);
-    cb.barrier();
-    record_store_kv(cb, ctx_, k_.address(), k_cache_[i].address(), options_.kv_format, T, pos0, c.kv_dim());
-    record_store_kv(cb, ctx_, v_.address(), v_cache_[i].address(), options_.kv_format, T, pos0, c.kv_dim());
-    cb.barrier();
-    runtime::record_attention(cb, ctx_, q_.address(), k_cache_[i].address(), v_cache_[i].address(),
-                              options_.kv_format, att_.address(), T, pos0, c.n_heads, c.n_kv_heads, c.head_dim,
-                              scale);
-    cb.barrier();
-    linear(l.wo, att_, o_);
-    cb.barrier();
-    record_add(cb, ctx_, x_.address(), o_.address(), T * d);
-    cb.barrier();
-
-    // MoE block input: h = norm(x).
-    record_rmsnorm(cb, ctx_, x_.address(), l.ffn_norm.address(), h_.address(), T, d, c.rms_eps);
-    cb.barrier();
+    StepSequence one = sequence(T);
+    forward_.attention_block(cb, i, T, {&one, 1});
 }
 
 void Session::record_moe_tail(gpu::CommandBuffer& cb, uint32_t i, uint32_t T) {
-    const model::ModelConfig& c = model_.config();
     cb.barrier();
-    if (options_.record_experts) {
-        uint64_t words = uint64_t(T) * c.moe.top_k;
-        cb.copy(moe_.workspace().ids, 0, expert_ids_, uint64_t(i) * options_.max_batch * c.moe.top_k * 4, words * 4);
-    }
-    record_add(cb, ctx_, x_.address(), o_.address(), T * c.d_model);
-    cb.barrier();
+    if (options_.record_experts) record_expert_copy(cb, moe_.workspace().ids, i, 0, T);
+    forward_.residual(cb, T);
+}
+
+void Session::record_expert_copy(gpu::CommandBuffer& cb, const gpu::Buffer& ids, uint32_t layer, uint32_t first_row,
+                                 uint32_t T) {
+    const uint64_t K = model_.config().moe.top_k;
+    cb.copy(ids, uint64_t(first_row) * K * 4, expert_ids_, uint64_t(layer) * options_.max_batch * K * 4, T * K * 4);
 }
 
 void Session::record_logits(gpu::CommandBuffer& cb, uint32_t T, bool all_logits) {
-    const model::ModelConfig& c = model_.config();
-    const uint32_t d = c.d_model;
     // Only the rows whose logits are wanted go through the output norm and the vocabulary.
     uint32_t rows = all_logits ? T : 1;
-    VkDeviceAddress last = x_.address() + uint64_t(T - rows) * d * 4;
-    record_rmsnorm(cb, ctx_, last, model_.output_norm().address(), h_.address(), rows, d, c.rms_eps);
-    cb.barrier();
-    record_linear(cb, ctx_, model_.output(), linear_ws_, h_.address(),
-                  all_logits ? logits_.address() : last_logits_.address(), rows);
+    forward_.logits(cb, T - rows, rows, all_logits ? logits_.address() : last_logits_.address());
 }
 
 void Session::record_layer(gpu::CommandBuffer& cb, uint32_t i, uint32_t T) {
     record_attention_block(cb, i, T);
     // MoE block: x += moe(norm(x)).
-    moe_.record(cb, *model_.layers()[i].moe, h_.address(), o_.address(), T, nullptr, expert_table(i));
+    moe_.record(cb, *model_.layers()[i].moe, act_.h.address(), act_.o.address(), T, nullptr, expert_table(i));
     record_moe_tail(cb, i, T);
 }
 
@@ -227,7 +152,11 @@ void Session::begin_pieces(std::span<const uint32_t> tokens) {
                                                     " tokens in one step exceed max_batch " +
                                                     std::to_string(options_.max_batch));
     piece_tokens_ = static_cast<uint32_t>(tokens.size());
-    gpu::upload(ctx_, ids_, tokens.data(), uint64_t(piece_tokens_) * 4);
+    gpu::upload(ctx_, act_.ids, tokens.data(), uint64_t(piece_tokens_) * 4);
+    begin_expert_record();
+}
+
+void Session::begin_expert_record() {
     if (options_.record_experts) experts_.assign(model_.config().n_layers, {});
 }
 
@@ -257,9 +186,17 @@ void Session::record_piece(gpu::CommandBuffer& cb, uint32_t piece) {
 }
 
 void Session::finish_pieces() {
-    check_finite(last_logits(), model_.config().n_vocab, position_ + piece_tokens_ - 1);
-    position_ += piece_tokens_;
-    collect_selected_experts(piece_tokens_);
+    check_last_logits(piece_tokens_);
+    advance_position(piece_tokens_);
+}
+
+void Session::check_last_logits(uint32_t tokens) const {
+    check_finite(last_logits(), model_.config().n_vocab, position_ + tokens - 1);
+}
+
+void Session::advance_position(uint32_t tokens) {
+    position_ += tokens;
+    collect_selected_experts(tokens);
 }
 
 std::span<const float> Session::last_logits() const {
@@ -267,10 +204,9 @@ std::span<const float> Session::last_logits() const {
 }
 
 std::vector<float> Session::eval(std::span<const uint32_t> tokens, bool all_logits) {
-    const model::ModelConfig& c = model_.config();
     check_tokens(tokens);
     std::vector<float> logits;
-    if (options_.record_experts) experts_.assign(c.n_layers, {});
+    begin_expert_record();
     const uint32_t start = position_;
     try {
         for (size_t done = 0; done < tokens.size();) {
@@ -296,7 +232,7 @@ void Session::eval_chunk(std::span<const uint32_t> tokens, bool want_all, bool l
                          std::vector<float>& logits) {
     const model::ModelConfig& c = model_.config();
     const uint32_t T = static_cast<uint32_t>(tokens.size());
-    gpu::upload(ctx_, ids_, tokens.data(), uint64_t(T) * 4);
+    gpu::upload(ctx_, act_.ids, tokens.data(), uint64_t(T) * 4);
     if (paged()) {
         step_paged(T, want_all);
     } else {

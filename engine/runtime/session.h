@@ -22,6 +22,7 @@
 #include "gpu/commands.h"
 #include "gpu/context.h"
 #include "moe/layer.h"
+#include "runtime/forward.h"
 #include "runtime/device_model.h"
 #include "runtime/kernels.h"
 #include "runtime/linear.h"
@@ -114,6 +115,15 @@ public:
     void reset_paging_stats();
 
 private:
+    // BatchStep records this session's rows into its own steps through the members below.
+    friend class BatchStep;
+    // With record_experts: the next step's selected experts start a new record.
+    void begin_expert_record();
+    // After a step of `tokens` tokens that left last_logits(): Error(BadFile) when they are not
+    // finite (the position unchanged); then advance_position moves past the step's tokens and
+    // collects their selected experts.
+    void check_last_logits(uint32_t tokens) const;
+    void advance_position(uint32_t tokens);
     // Error(InvalidArgument) for an empty batch, a token outside the vocabulary or a full context.
     void check_tokens(std::span<const uint32_t> tokens) const;
     void eval_chunk(std::span<const uint32_t> tokens, bool all_logits, bool last_chunk, std::vector<float>& logits);
@@ -121,11 +131,17 @@ private:
     void collect_selected_experts(uint32_t tokens);
     // The step's pieces; the resident path records them all into one command buffer.
     void record_step(gpu::CommandBuffer& cb, uint32_t tokens, bool all_logits);
-    void record_input(gpu::CommandBuffer& cb, uint32_t tokens);  // the token embeddings into x_
+    // This session's rows in a step of its own: rows 0 .. tokens - 1 at the current position.
+    StepSequence sequence(uint32_t tokens) const;
+    void record_input(gpu::CommandBuffer& cb, uint32_t tokens);  // the token embeddings into x
     // Attention and its residual, then the MoE block's norm into h_.
     void record_attention_block(gpu::CommandBuffer& cb, uint32_t layer, uint32_t tokens);
-    // After the MoE layer wrote o_: the recorded experts, x += o_.
+    // After the MoE layer wrote o: the recorded experts, x += o.
     void record_moe_tail(gpu::CommandBuffer& cb, uint32_t layer, uint32_t tokens);
+    // With record_experts: the [tokens][K] expert ids at row `first_row` of `ids` (a MoE
+    // workspace's) into this session's record of layer `layer`.
+    void record_expert_copy(gpu::CommandBuffer& cb, const gpu::Buffer& ids, uint32_t layer, uint32_t first_row,
+                            uint32_t tokens);
     // One whole layer on the resident path: attention block, MoE layer, tail.
     void record_layer(gpu::CommandBuffer& cb, uint32_t layer, uint32_t tokens);
     void record_logits(gpu::CommandBuffer& cb, uint32_t tokens, bool all_logits);
@@ -144,9 +160,9 @@ private:
     uint64_t device_bytes_ = 0;
     LinearWorkspace linear_ws_;
     moe::MoeLayer moe_;
+    StepActivations act_;
+    ForwardRecorder forward_;
     std::vector<gpu::Buffer> k_cache_, v_cache_;  // per layer [n_ctx][kv_dim]
-    gpu::Buffer ids_;                              // [max_batch] u32
-    gpu::Buffer x_, h_, q_, k_, v_, att_, o_;      // activations, f32
     gpu::Buffer logits_;                           // [max_batch][n_vocab] f32
     gpu::Buffer last_logits_;                      // [n_vocab] f32, host-visible
     gpu::Buffer expert_ids_;                       // [layers][max_batch][K] u32 with record_experts

@@ -170,7 +170,7 @@ void Session::step_paged(uint32_t T, bool all_logits) {
         const moe::DeviceMoeWeights& w = *model_.layers()[L].moe;
         const moe::MoeWorkspace& ws = moe_.workspace();
         record_attention_block(*cb, L, T);
-        moe_.record_routing(*cb, w, h_.address(), T);
+        moe_.record_routing(*cb, w, act_.h.address(), T);
         cb->copy(ws.ids, 0, readback_, rb.ids * 4, uint64_t(T) * K * 4);
         if (gemm) {
             cb->copy(ws.meta, 0, readback_, rb.meta * 4, MOE_META_WORDS * 4);
@@ -179,7 +179,7 @@ void Session::step_paged(uint32_t T, bool all_logits) {
         const bool guess = options_.prefetch && L + 1 < n_layers;
         if (guess) {
             const moe::DeviceMoeWeights& next = *model_.layers()[L + 1].moe;
-            moe::record_router(*cb, ctx_, h_.address(), next.router(), guess_logits_.address(), T, c.d_model, E);
+            moe::record_router(*cb, ctx_, act_.h.address(), next.router(), guess_logits_.address(), T, c.d_model, E);
             cb->barrier();
             moe::record_topk(*cb, ctx_, guess_logits_.address(), next.selection_bias(), guess_ids_.address(),
                              guess_weights_.address(), T, next.config());
@@ -244,18 +244,18 @@ void Session::step_paged(uint32_t T, bool all_logits) {
                         std::copy_n(tiles.begin() + t * 3, 3, dst + uint64_t(count) * 3);
                         ++count;
                     }
-                moe_.record_experts_tiles(*cb, w, cache.table(L), h_.address(), T,
+                moe_.record_experts_tiles(*cb, w, cache.table(L), act_.h.address(), T,
                                           group_tiles_.address() + uint64_t(tiles_done) * 12, count, g == 0);
                 tiles_done += count;
             } else {
-                moe_.record_experts_matvec(*cb, w, cache.table(L), h_.address(), T);
+                moe_.record_experts_matvec(*cb, w, cache.table(L), act_.h.address(), T);
             }
             ++st.groups;
             if (g + 1 < groups.size()) submit();
         }
         // The last group's segment goes on: combine, the residual, the next layer to its top-k.
         cb->barrier();
-        moe_.record_output(*cb, w, h_.address(), o_.address(), T);
+        moe_.record_output(*cb, w, act_.h.address(), act_.o.address(), T);
         record_moe_tail(*cb, L, T);
     }
     record_logits(*cb, T, all_logits);

@@ -416,6 +416,27 @@ MOEVK_API moevk_status moevk_session_stop(moevk_session* session);
 /* The result of the last generation, started or blocking (prompt and generation figures). */
 MOEVK_API moevk_status moevk_session_last_generation(const moevk_session* session, moevk_generation* result);
 
+/* Continuous batching, for a host serving many sessions of one model (a server). A batch is the
+ * scratch of a forward step that carries one generated token of each of up to `max_sessions`
+ * sessions: the dense layers and the MoE layers run once for all of them, each token at its own
+ * session's position and attending only to its own session's cache.
+ *
+ * moevk_batch_step moves the started generation of each of `count` sessions by one forward
+ * step, waiting for it: those whose step is one generated token share one step; a session still
+ * evaluating its prompt takes a step of its own (at most its max_batch tokens), as does one with
+ * paged experts. results[i] (`count` structs, each with the same struct_size set) is what
+ * moevk_session_step would report for sessions[i]: the
+ * callback streams its tokens from inside this call, and a session without a started
+ * generation reports done. The tokens are those of moevk_session_generate bit for bit: batching
+ * changes no result. A session whose step fails ends with MOEVK_END_ERROR and the others go on;
+ * the call then returns the first failure's status and message. The sessions are distinct and
+ * of the batch's model; a batch and its sessions are used by one thread at a time. */
+typedef struct moevk_batch moevk_batch;
+MOEVK_API moevk_status moevk_batch_create(moevk_model* model, uint32_t max_sessions, moevk_batch** batch);
+MOEVK_API void moevk_batch_destroy(moevk_batch* batch);
+MOEVK_API moevk_status moevk_batch_step(moevk_batch* batch, moevk_session* const* sessions, size_t count,
+                                        moevk_step_result* results);
+
 typedef struct moevk_session_info {
     uint32_t struct_size;
     uint32_t n_ctx;

@@ -316,12 +316,7 @@ public:
     moevk_step_result step(uint32_t budget_us) {
         auto result = detail::sized<moevk_step_result>();
         moevk_status s = moevk_session_step(get(), budget_us, &result);
-        if (started_ && started_->error) {
-            std::exception_ptr e = started_->error;
-            if (result.done) started_.reset();
-            std::rethrow_exception(e);
-        }
-        if (result.done || s != MOEVK_OK) started_.reset();
+        settle(result, s);
         check(s);
         return result;
     }
@@ -369,6 +364,18 @@ public:
     void reset_stats() { check(moevk_session_reset_stats(get())); }
 
 private:
+    friend class Batch;
+    // After a step of the started generation: a callback's exception is rethrown, and the
+    // relay is dropped once the generation is done.
+    void settle(const moevk_step_result& result, moevk_status s) {
+        if (started_ && started_->error) {
+            std::exception_ptr e = started_->error;
+            if (result.done) started_.reset();
+            std::rethrow_exception(e);
+        }
+        if (result.done || s != MOEVK_OK) started_.reset();
+    }
+
     // One generation's C options and the relay from the C callback to the C++ one; an exception
     // thrown by the callback stops the generation and is rethrown to the caller.
     struct Call {
@@ -403,6 +410,44 @@ private:
     };
     std::unique_ptr<moevk_session, detail::Deleter<moevk_session, moevk_session_destroy>> handle_;
     std::unique_ptr<Call> started_;
+};
+
+// Continuous batching (moevk_batch_step): step() moves every started generation of `sessions`
+// by one forward step, the generated tokens of all of them in one step. A callback's exception
+// is rethrown after every session was moved; a failed step throws the first failure, and the
+// sessions it failed report done with MOEVK_END_ERROR in `results`.
+class Batch {
+public:
+    Batch(const Model& model, uint32_t max_sessions) {
+        moevk_batch* b = nullptr;
+        check(moevk_batch_create(model.get(), max_sessions, &b));
+        handle_.reset(b);
+    }
+
+    moevk_batch* get() const { return handle_.get(); }
+
+    std::vector<moevk_step_result> step(std::span<Session* const> sessions) {
+        std::vector<moevk_session*> raw;
+        for (Session* s : sessions) raw.push_back(s ? s->get() : nullptr);
+        std::vector<moevk_step_result> results(sessions.size(), detail::sized<moevk_step_result>());
+        moevk_status status = moevk_batch_step(get(), raw.data(), raw.size(), results.data());
+        std::exception_ptr callback_error;
+        for (size_t i = 0; i < sessions.size(); ++i) {
+            if (!sessions[i]) continue;
+            try {
+                // A failure ends only the generations it reports done: the others' relays stay.
+                sessions[i]->settle(results[i], results[i].done ? status : MOEVK_OK);
+            } catch (...) {
+                if (!callback_error) callback_error = std::current_exception();
+            }
+        }
+        if (callback_error) std::rethrow_exception(callback_error);
+        check(status);
+        return results;
+    }
+
+private:
+    std::unique_ptr<moevk_batch, detail::Deleter<moevk_batch, moevk_batch_destroy>> handle_;
 };
 
 }  // namespace moevk
