@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Tests moe-server as its clients meet it, on lavapipe with the demo model:
 #   - the official OpenAI Node client (npm `openai`), unmodified: models, chat and text
-#     completions with and without streaming, stop strings, errors as the SDK's classes, and four
-#     concurrent streams whose replies equal the solo ones (tests/server/client_checks.mjs);
+#     completions with and without streaming, stop strings, errors as the SDK's classes, and eight
+#     concurrent streams (continuous batching) whose replies equal the solo ones (tests/server/client_checks.mjs);
 #   - 300 mutated request bodies (tests/server/fuzz_requests.mjs): only 200s and 4xx errors;
 #   - curl: raw server-sent events ending in [DONE]; malformed requests of every kind and a
 #     wrong or missing API key get the right status and an OpenAI error object, and the server
@@ -66,7 +66,8 @@ cp "$root/tests/server/client_checks.mjs" "$root/tests/server/page_check.mjs" "$
 
 # The server on a free loopback port (--port 0: it prints the one it got).
 log="$out/server.log"
-"$server" -m "$model" --port 0 --parallel 4 --queue 2 --ctx-size 1024 --api-key "$key" >"$log" 2>&1 &
+slots=8 queue=2
+"$server" -m "$model" --port 0 --parallel $slots --queue $queue --ctx-size 1024 --api-key "$key" >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
 url=""
@@ -131,6 +132,10 @@ serves() {
 
 # --- the OpenAI client -------------------------------------------------------------------
 if (cd "$node_dir" && node client_checks.mjs "$url" "$key"); then :; else fail "the OpenAI client checks (above)"; fi
+# The eight streams went through shared forward steps: one batch step generated a token for
+# several slots at once.
+most=$(metric moevk_batch_tokens_max)
+if [ "${most:-0}" -ge 4 ]; then ok "continuous batching: up to $most slots' tokens in one step"; else fail "moevk_batch_tokens_max is '${most}', expected >= 4"; fi
 
 # --- raw server-sent events --------------------------------------------------------------
 curl -sN --max-time 60 "${auth[@]}" "${json[@]}" "$url/v1/chat/completions" \
@@ -214,15 +219,15 @@ if (cd "$node_dir" && node fuzz_requests.mjs "$url" "$key" 300); then :; else fa
 serves after_malformed
 
 # --- a full queue, and clients that leave ------------------------------------------------
-# Four long streams fill the slots, two more wait (--queue 2), the seventh is refused.
+# Long streams fill the slots, two more wait (--queue 2), the next is refused.
 long='{"messages":[{"role":"user","content":"Write a long story."}],"max_tokens":900,"ignore_eos":true,"stream":true}'
 clients=()
-for i in 1 2 3 4 5 6; do
+for i in $(seq $((slots + queue))); do
   curl -sN --max-time 120 "${chat[@]}" -d "$long" >"$out/long$i.sse" 2>/dev/null &
   clients+=($!)
-  if [ "$i" = 4 ]; then wait_metric moevk_slots_active 4 20 || fail "four long streams did not fill the slots"; fi
+  if [ "$i" = $slots ]; then wait_metric moevk_slots_active $slots 20 || fail "$slots long streams did not fill the slots"; fi
 done
-if wait_metric moevk_queue_depth 2 20; then ok "two more requests wait in the queue"; else fail "queue depth is $(metric moevk_queue_depth), expected 2"; fi
+if wait_metric moevk_queue_depth $queue 20; then ok "$queue more requests wait in the queue"; else fail "queue depth is $(metric moevk_queue_depth), expected $queue"; fi
 got=$(curl -s -D "$out/busy.headers" -o "$out/busy.body" -w '%{http_code}' "${chat[@]}" -d "$long")
 if [ "$got" = 503 ] && grep -qi '^retry-after:' "$out/busy.headers" && [ "$(jq -r .error.code "$out/busy.body")" = server_busy ]; then
   ok "a full queue: 503 with Retry-After: $(jq -r .error.message "$out/busy.body" | head -c 100)"
@@ -232,21 +237,21 @@ fi
 # Cut them mid-stream: once each running stream has sent some text.
 for _ in $(seq 400); do
   n=0
-  for i in 1 2 3 4; do [ "$(grep -c '"content":"[^"]' "$out/long$i.sse" || true)" -ge 3 ] && n=$((n + 1)); done
-  [ "$n" = 4 ] && break
+  for i in $(seq $slots); do [ "$(grep -c '"content":"[^"]' "$out/long$i.sse" || true)" -ge 3 ] && n=$((n + 1)); done
+  [ "$n" = $slots ] && break
   sleep 0.05
 done
 for c in "${clients[@]}"; do kill "$c" 2>/dev/null || true; done
 for c in "${clients[@]}"; do wait "$c" 2>/dev/null || true; done
 # Within a step or so each slot sees its client gone; 2 s is generous on lavapipe.
 if wait_metric moevk_slots_active 0 2 && wait_metric moevk_queue_depth 0 2; then
-  ok "six clients disconnected mid-stream or in the queue: every slot and queue place freed"
+  ok "$((slots + queue)) clients disconnected mid-stream or in the queue: every slot and queue place freed"
 else
   fail "after the clients left: $(metric moevk_slots_active) slots active, $(metric moevk_queue_depth) queued"
 fi
 if grep -q 'cancelled (client gone)' "$log"; then ok "the log says the generations were cancelled"; else fail "no cancelled generation in the log"; fi
-streamed=$(cat "$out"/long[1-4].sse | grep -c '"content":"[^"]' || true)
-if [ "$streamed" -ge 12 ]; then ok "the four long streams were cut mid-stream ($streamed text chunks)"; else fail "the long streams got only $streamed text chunks before the cut"; fi
+streamed=$(for i in $(seq $slots); do cat "$out/long$i.sse"; done | grep -c '"content":"[^"]' || true)
+if [ "$streamed" -ge $((3 * slots)) ]; then ok "the $slots long streams were cut mid-stream ($streamed text chunks)"; else fail "the long streams got only $streamed text chunks before the cut"; fi
 serves after_disconnect
 
 # --- the web page ------------------------------------------------------------------------

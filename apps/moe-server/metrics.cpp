@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace moeserver {
@@ -60,6 +61,13 @@ void Metrics::set_expert_counts(uint32_t layers, uint32_t experts, std::vector<u
     experts_ = ExpertCounts{layers, experts, std::move(counts)};
 }
 
+void Metrics::count_batch_step(uint32_t tokens) {
+    std::lock_guard lock(mutex_);
+    ++batch_steps_;
+    batch_tokens_ += tokens;
+    batch_tokens_max_ = std::max(batch_tokens_max_, tokens);
+}
+
 ExpertCounts Metrics::experts() const {
     std::lock_guard lock(mutex_);
     return experts_;
@@ -114,6 +122,20 @@ std::string Metrics::prometheus() const {
         "# HELP moevk_queue_depth Requests waiting for a free slot.\n# TYPE moevk_queue_depth "
         "gauge\n";
     line(out, "moevk_queue_depth %zu\n", queue_depth_);
+    out +=
+        "# HELP moevk_batch_steps_total Batch steps run: each moves every active slot by one "
+        "forward step.\n"
+        "# TYPE moevk_batch_steps_total counter\n";
+    line(out, "moevk_batch_steps_total %llu\n", static_cast<unsigned long long>(batch_steps_));
+    out +=
+        "# HELP moevk_batch_tokens_total Tokens the batch steps generated (their mean per step is "
+        "the batch size).\n"
+        "# TYPE moevk_batch_tokens_total counter\n";
+    line(out, "moevk_batch_tokens_total %llu\n", static_cast<unsigned long long>(batch_tokens_));
+    out +=
+        "# HELP moevk_batch_tokens_max The most tokens one batch step generated.\n"
+        "# TYPE moevk_batch_tokens_max gauge\n";
+    line(out, "moevk_batch_tokens_max %u\n", batch_tokens_max_);
     out += "# HELP moevk_slots_active Slots generating now.\n# TYPE moevk_slots_active gauge\n";
     line(out, "moevk_slots_active %u\n", active_slots_);
     out += "# HELP moevk_slots Slots (sessions) the server keeps.\n# TYPE moevk_slots gauge\n";

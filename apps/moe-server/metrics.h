@@ -26,6 +26,8 @@ class Metrics {
                       double generate_seconds);
     // Each generated token, for the recent speed.
     void count_generated_token();
+    // One batch step of the scheduler and the tokens it generated (one per generating slot).
+    void count_batch_step(uint32_t tokens);
     void set_queue_depth(size_t depth);
     void set_slots(uint32_t active, uint32_t total);
     void set_expert_counts(uint32_t layers, uint32_t experts, std::vector<uint64_t> counts);
@@ -45,6 +47,8 @@ class Metrics {
     double generate_seconds_ = 0;
     mutable std::deque<Clock::time_point> recent_tokens_;
     size_t queue_depth_ = 0;
+    uint64_t batch_steps_ = 0, batch_tokens_ = 0;
+    uint32_t batch_tokens_max_ = 0;
     uint32_t active_slots_ = 0, slots_ = 0;
     ExpertCounts experts_;
     const Clock::time_point started_ = Clock::now();

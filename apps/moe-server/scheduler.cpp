@@ -7,11 +7,6 @@ namespace moeserver {
 
 namespace {
 
-// GPU work one step() of one slot may submit. Small enough that N slots take turns several
-// times a token on a slow device; a piece (one layer) always goes, so it cannot starve a slot.
-constexpr uint32_t kStepBudgetUs = 10'000;
-// How long the thread sleeps when every active slot's work is in flight (nothing to collect).
-constexpr auto kInFlightPause = std::chrono::microseconds(500);
 // How often the expert counts are gathered for /metrics and the web page's chart.
 constexpr auto kPublishEvery = std::chrono::milliseconds(200);
 
@@ -52,6 +47,7 @@ Scheduler::Scheduler(const moevk::Model& model, const moevk_session_options& opt
         s.session = std::make_unique<moevk::Session>(model, o);
         slots_.push_back(std::move(s));
     }
+    batch_ = std::make_unique<moevk::Batch>(model, slots);
     free_slots_ = slots_.size();
     publish_state();
     thread_ = std::thread([this] { run(); });
@@ -89,22 +85,16 @@ void Scheduler::run() {
             if (stopping_) break;
         }
         admit();
-        bool active = false, progressed = false;
-        for (Slot& slot : slots_) {
-            if (!slot.job) continue;
-            active = true;
-            progressed |= advance(slot);
-        }
+        bool active = step_active();
         auto now = std::chrono::steady_clock::now();
         if (now - published >= kPublishEvery) {
             publish_state();
             published = now;
         }
-        std::unique_lock lock(mutex_);
-        if (!active)
+        if (!active) {
+            std::unique_lock lock(mutex_);
             wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        else if (!progressed)
-            wake_.wait_for(lock, kInFlightPause, [&] { return stopping_; });
+        }
     }
     // Shutting down: whatever still runs or waits ends as an error its client can read.
     for (Slot& slot : slots_) {
@@ -204,33 +194,70 @@ void Scheduler::begin(Slot& slot, std::shared_ptr<Job> job) {
     }
 }
 
-bool Scheduler::advance(Slot& slot) {
-    moevk::Session& session = *slot.session;
-    try {
+bool Scheduler::step_active() {
+    std::vector<Slot*> active;
+    std::vector<moevk::Session*> sessions;
+    for (Slot& slot : slots_) {
+        if (!slot.job) continue;
         if (slot.job->channel.cancelled()) {
-            session.stop();
-        } else {
-            moevk_step_result r = session.step(kStepBudgetUs);
-            if (!r.done) return r.pieces > 0 || r.new_tokens > 0;
+            // Its client left: the generation stops before the next step and frees the slot.
+            try {
+                slot.session->stop();
+            } catch (const std::exception&) {
+            }
+            conclude(slot, moevk_step_result{sizeof(moevk_step_result), 1}, "");
+            continue;
         }
-        moevk_generation g = session.last_generation();
-        Outcome o;
-        o.finish = slot.job->channel.cancelled() ? Finish::Cancelled : finish_of(g.end);
-        o.prompt_tokens = slot.prompt_tokens;
-        o.cached_tokens = slot.cached_tokens;
-        o.completion_tokens = g.generated_tokens;
-        o.generate_seconds = g.generate_seconds;
-        end(slot, o);
+        active.push_back(&slot);
+        sessions.push_back(slot.session.get());
+    }
+    if (active.empty()) return false;
+    std::string failure;
+    std::vector<moevk_step_result> results;
+    try {
+        results = batch_->step(sessions, &failure);
     } catch (const std::exception& e) {
+        // Refused as a whole (it should not be: the slots are distinct sessions of one model),
+        // or a callback threw: every active slot ends with the error.
+        for (Slot* slot : active) {
+            try {
+                slot->session->stop();
+            } catch (const std::exception&) {
+            }
+            moevk_step_result failed{sizeof(moevk_step_result), 1};
+            failed.end = MOEVK_END_ERROR;
+            conclude(*slot, failed, e.what());
+        }
+        return true;
+    }
+    uint32_t tokens = 0;
+    for (const moevk_step_result& r : results) tokens += r.new_tokens;
+    metrics_.count_batch_step(tokens);
+    for (size_t i = 0; i < active.size(); ++i) conclude(*active[i], results[i], failure);
+    return true;
+}
+
+void Scheduler::conclude(Slot& slot, const moevk_step_result& result, const std::string& failure) {
+    if (!result.done) return;
+    moevk::Session& session = *slot.session;
+    if (result.end == MOEVK_END_ERROR) {
         // A failed step leaves the session usable but its cache unknown: start it over.
         try {
-            session.stop();
             session.reset();
         } catch (const std::exception&) {
         }
-        end(slot, Outcome{Finish::Error, slot.prompt_tokens, slot.cached_tokens, 0, 0, e.what()});
+        end(slot, Outcome{Finish::Error, slot.prompt_tokens, slot.cached_tokens, 0, 0,
+                          failure.empty() ? "the forward step failed" : failure});
+        return;
     }
-    return true;
+    moevk_generation g = session.last_generation();
+    Outcome o;
+    o.finish = slot.job->channel.cancelled() ? Finish::Cancelled : finish_of(g.end);
+    o.prompt_tokens = slot.prompt_tokens;
+    o.cached_tokens = slot.cached_tokens;
+    o.completion_tokens = g.generated_tokens;
+    o.generate_seconds = g.generate_seconds;
+    end(slot, o);
 }
 
 void Scheduler::end(Slot& slot, Outcome outcome) {

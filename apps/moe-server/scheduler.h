@@ -1,14 +1,12 @@
 // The scheduler: N slots, each a moevk Session over the one shared Model, and a bounded queue
 // of jobs waiting for a slot. One thread owns every session (the C API lets one thread use a
-// session at a time, and the model is shared read-only) and advances each active slot in
-// turn with the frame-loop mode (Session::step with a small GPU budget), so the replies of
-// concurrent requests interleave token by token.
-//
-// Not here yet: continuous batching, where one forward step carries the next token of every
-// active slot (the MoE layers then see T = active slots and read each selected expert's
-// weights once for all of them; see DESIGN.md, Serving). That needs a batched multi-session
-// step in the engine; the public API has none today. This class is the one place to change
-// when it comes: submit() and the Channel stay as they are.
+// session at a time, and the model is shared read-only) and moves all active slots together
+// with continuous batching (moevk::Batch): each turn of its loop admits waiting jobs into free
+// slots, then runs one batch step, in which the next token of every generating slot goes
+// through one forward step (the MoE layers see T = active slots and read each selected expert
+// once for all of them) and a slot still in its prompt takes one prompt step of its own. A job
+// joins the batch at the turn after it is admitted, and leaves it when its generation ends.
+// Batching changes no result: each reply is what its request gives alone with the same seed.
 #pragma once
 
 #include <condition_variable>
@@ -55,8 +53,12 @@ class Scheduler {
     void admit();
     Slot* choose_slot(const Job& job);
     void begin(Slot& slot, std::shared_ptr<Job> job);
-    // One step of one slot; true when it made progress (a piece submitted or collected).
-    bool advance(Slot& slot);
+    // One batch step of every active slot (those whose client left stop first); false when
+    // none was active.
+    bool step_active();
+    // After the step that reported `result` for the slot: ends its job when it is done (a
+    // failure's message is `failure`).
+    void conclude(Slot& slot, const moevk_step_result& result, const std::string& failure);
     void end(Slot& slot, Outcome outcome);
     void publish_state();
     // Queued jobs beyond the free slots: those that really wait (with mutex_ held).
@@ -66,6 +68,7 @@ class Scheduler {
     std::string template_;
     uint32_t n_layers_, n_experts_;
     std::vector<Slot> slots_;
+    std::unique_ptr<moevk::Batch> batch_;
     uint64_t uses_ = 0;
 
     std::mutex mutex_;  // guards queue_ and stopping_

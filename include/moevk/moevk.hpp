@@ -414,8 +414,9 @@ private:
 
 // Continuous batching (moevk_batch_step): step() moves every started generation of `sessions`
 // by one forward step, the generated tokens of all of them in one step. A callback's exception
-// is rethrown after every session was moved; a failed step throws the first failure, and the
-// sessions it failed report done with MOEVK_END_ERROR in `results`.
+// is rethrown after every session was moved. When the step of some sessions failed, those report
+// done with MOEVK_END_ERROR: with `failure` the others' results come back and the failure's
+// message goes there; without it, it throws. A call refused as a whole (nothing ran) throws.
 class Batch {
 public:
     Batch(const Model& model, uint32_t max_sessions) {
@@ -426,14 +427,17 @@ public:
 
     moevk_batch* get() const { return handle_.get(); }
 
-    std::vector<moevk_step_result> step(std::span<Session* const> sessions) {
+    std::vector<moevk_step_result> step(std::span<Session* const> sessions, std::string* failure = nullptr) {
         std::vector<moevk_session*> raw;
         for (Session* s : sessions) raw.push_back(s ? s->get() : nullptr);
         std::vector<moevk_step_result> results(sessions.size(), detail::sized<moevk_step_result>());
         moevk_status status = moevk_batch_step(get(), raw.data(), raw.size(), results.data());
+        std::string message = status == MOEVK_OK ? "" : std::string(moevk_status_name(status)) + ": " + moevk_last_error();
         std::exception_ptr callback_error;
+        bool some_failed = false;
         for (size_t i = 0; i < sessions.size(); ++i) {
             if (!sessions[i]) continue;
+            some_failed |= results[i].done && results[i].end == MOEVK_END_ERROR;
             try {
                 // A failure ends only the generations it reports done: the others' relays stay.
                 sessions[i]->settle(results[i], results[i].done ? status : MOEVK_OK);
@@ -442,7 +446,10 @@ public:
             }
         }
         if (callback_error) std::rethrow_exception(callback_error);
-        check(status);
+        if (status != MOEVK_OK) {
+            if (!failure || !some_failed) throw Exception(status, message);
+            *failure = message;
+        }
         return results;
     }
 

@@ -1,7 +1,8 @@
 // moe-server through the official OpenAI Node client, unmodified: models, chat and text
 // completions with and without streaming, usage and finish reasons, stop strings, the SDK's
-// error classes for a bad key and a bad field, and four concurrent streamed chats whose
-// replies must equal what each gives alone with the same seed and temperature.
+// error classes for a bad key and a bad field, and eight concurrent streamed chats (the
+// server's slots, moved by continuous batching) whose replies must equal what each gives alone
+// with the same seed and temperature.
 //
 //   node client_checks.mjs BASE_URL API_KEY      (run by scripts/test-server.sh)
 import OpenAI from "openai";
@@ -104,8 +105,10 @@ try {
   check("unknown role: BadRequestError naming the field", e instanceof OpenAI.BadRequestError && e.param === "messages[0].role", e.message);
 }
 
-// Four streams at once: each reply equals the one it gives alone (same seed and temperature).
-const asks = ["Tell me about the GNU project.", "What is a warranty?", "Describe free software.", "Who may copy this program?"];
+// Eight streams at once: each reply equals the one it gives alone (same seed and temperature),
+// though their tokens now share forward steps.
+const asks = ["Tell me about the GNU project.", "What is a warranty?", "Describe free software.", "Who may copy this program?",
+  "What does the licence protect?", "Can I sell copies?", "Explain the source code.", "Why is there no warranty?"];
 // ignore_eos (moe-server's extension, passed through by the SDK) keeps every reply 24 tokens
 // long, so that none ends before the others have begun and the interleaving shows.
 const settings = (i) => ({ model, max_tokens: 24, temperature: 0.8, seed: 100 + i, ignore_eos: true });
@@ -119,11 +122,11 @@ for (let i = 0; i < asks.length; i++)
     together[i].text === alone[i] ? short(alone[i]) : `${short(together[i].text)} != ${short(alone[i])}`);
 // Interleaved, not one after another: every stream had text before the first one ended.
 const lastStart = Math.max(...together.map((r) => r.firstText)), firstEnd = Math.min(...together.map((r) => r.ended));
-check("the four streams interleave", lastStart > 0 && lastStart < firstEnd,
+check("the eight streams interleave", lastStart > 0 && lastStart < firstEnd,
   `last first-text ${lastStart - t0} ms, first end ${firstEnd - t0} ms`);
 const distinct = new Set(alone).size;
-check("the four replies differ from each other", distinct === asks.length, `${distinct} distinct`);
-console.log(`     four concurrent replies took ${seconds.toFixed(2)} s`);
+check("the eight replies differ from each other", distinct === asks.length, `${distinct} distinct`);
+console.log(`     eight concurrent replies took ${seconds.toFixed(2)} s`);
 
 if (failures) {
   console.log(`client_checks: ${failures} failed`);
