@@ -6,8 +6,8 @@
 #
 #   scripts/bench-server.sh [MODEL.gguf] [TOKENS] [BUILD_DIR]   (default: the demo model, 64, build)
 #
-# The slots run in turn, not yet batched into one forward step, so the aggregate measures how
-# well interleaving keeps the device busy; continuous batching is what should lift it.
+# The server moves its active slots with continuous batching (one forward step carries the next
+# token of every generating slot), so the aggregate shows what batching gains over one client.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 model="${1:-$root/assets/moe-vk-demo.gguf}"

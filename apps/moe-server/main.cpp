@@ -1,6 +1,7 @@
 // moe-server: an OpenAI-compatible HTTP server for a mixture-of-experts GGUF model, with a
 // web chat page. Built on the public API only (moevk.hpp), as any embedder would be: one
-// Engine, one Model, and N Sessions (slots) that the scheduler thread runs in turn.
+// Engine, one Model, and N Sessions (slots) that the scheduler thread moves together, one batch
+// step (moevk_batch_step) a turn.
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
