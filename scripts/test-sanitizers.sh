@@ -4,15 +4,15 @@
 # - every binary that needs no Vulkan device: the GGUF reader and writer, the quant formats,
 #   model files, expert bookkeeping, tokenizers, chat templates, sampling and stop strings;
 # - on lavapipe (Mesa's CPU device), the GPU binaries with the most host code: the runtime
-#   (test_gpu), the budgeted step runner (test_generator), expert paging (test_paging) and the
-#   public API through libmoevk.so with bad input of every kind (test_api). About 2 minutes on
+#   (test_gpu), the budgeted step runner (test_generator), expert paging (test_paging),
+#   continuous batching (test_batch) and the public API through libmoevk.so with bad input of every kind (test_api). About 2 minutes on
 #   2 cores. Skipped, with a message, where lavapipe is not installed.
 # test_api_c is not here: a C program links UBSan's runtime without the C++ part that the
 # library's checks call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cpu_tests=(test_quant test_gguf test_model_file test_experts test_tokenizer test_chat)
-gpu_tests=(test_gpu test_generator test_paging test_api)
+gpu_tests=(test_gpu test_generator test_paging test_batch test_api)
 build="${MOEVK_SAN_BUILD:-build-san}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"

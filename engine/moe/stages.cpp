@@ -152,8 +152,8 @@ void record_expert_matvec(gpu::CommandBuffer& cb, gpu::Context& ctx, const Exper
     auto& pipeline =
         ctx.pipeline(variant(op.c_str(), m.format), {g.threads, g.lanes, x_vec4 ? 1u : 0u});
     uint32_t groups = (m.d_out + g.rows_per_group - 1) / g.rows_per_group;
-    uint32_t x = std::min({groups, std::max(m.options.max_groups_x, 1u), MOE_MATVEC_MAX_GROUPS_X});
-    cb.dispatch_groups(pipeline, &push, sizeof(push), x, m.n_pairs, (groups + x - 1) / x);
+    uint32_t y = std::min({groups, std::max(m.options.max_row_groups, 1u), MOE_MATVEC_MAX_ROW_GROUPS});
+    cb.dispatch_groups(pipeline, &push, sizeof(push), m.n_pairs, y, (groups + y - 1) / y);
 }
 
 void record_combine(gpu::CommandBuffer& cb, gpu::Context& ctx, const Combine& c) {

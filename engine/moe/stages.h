@@ -83,8 +83,8 @@ struct MatvecOptions {
     // Lanes per row, a power of two; 0: the subgroup size (Subgroup) or MOE_MATVEC_LANES. A
     // Subgroup pipeline whose lanes differ from the subgroup size reduces through shared memory.
     uint32_t lanes = 0;
-    // Workgroups in x before the grid continues in z.
-    uint32_t max_groups_x = MOE_MATVEC_MAX_GROUPS_X;
+    // Row-block workgroups in y before the grid continues in z.
+    uint32_t max_row_groups = MOE_MATVEC_MAX_ROW_GROUPS;
 };
 
 // The matrix-vector kernel's shape on a device: the pipeline's specialisation constants and the

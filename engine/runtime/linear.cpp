@@ -14,7 +14,7 @@ namespace {
     throw Error(ErrorCode::InvalidArgument, "linear: " + what);
 }
 
-// The matvec kernel puts tokens in the y dimension of its grid.
+// The matvec kernel puts tokens in the x dimension of its grid.
 constexpr uint32_t kMaxMatvecTokens = 65535;
 
 }  // namespace

@@ -14,11 +14,12 @@
 // Matrix-vector kernel (expert_matvec.comp): row groups of LANES lanes, each owning
 // MOE_MATVEC_ROWS_PER_THREAD rows; LANES is the subgroup size where subgroup arithmetic is
 // available, else MOE_MATVEC_LANES. A workgroup is MOE_MATVEC_THREADS threads (or one row group,
-// if a subgroup is larger). Workgroups past MOE_MATVEC_MAX_GROUPS_X continue in z.
+// if a subgroup is larger). The grid's x is the pair, y the row block; row blocks past
+// MOE_MATVEC_MAX_ROW_GROUPS continue in z.
 #define MOE_MATVEC_THREADS 128
 #define MOE_MATVEC_LANES 32
 #define MOE_MATVEC_ROWS_PER_THREAD 2
-#define MOE_MATVEC_MAX_GROUPS_X 65535u
+#define MOE_MATVEC_MAX_ROW_GROUPS 65535u
 
 // router: one workgroup per (expert, token); topk and the permute scan: one thread per expert.
 #define MOE_ROUTER_THREADS 64

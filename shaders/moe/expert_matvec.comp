@@ -79,11 +79,15 @@ void main() {
     uint group = tid / LANES;
     uint lane = tid % LANES;
 #endif
-    // Workgroups past the 65535 a dimension guarantees continue in z (vocabulary projections).
-    uint wg_row = (gl_WorkGroupID.z * gl_NumWorkGroups.x + gl_WorkGroupID.x) * GROUPS * ROWS;
+    // The pair is the grid's x and the row block its y: the workgroups that run side by side are
+    // the same rows for every pair, so the pairs of one expert (a decode batch's tokens that chose
+    // it, or every token of a dense layer) read those weight rows from memory about once and
+    // from the cache after. Row blocks past the 65535 a dimension guarantees continue in z
+    // (vocabulary projections).
+    uint wg_row = (gl_WorkGroupID.z * gl_NumWorkGroups.y + gl_WorkGroupID.y) * GROUPS * ROWS;
     if (wg_row >= pc.d_out) return;  // uniform across the workgroup
     uint first_row = wg_row + group * ROWS;
-    uint p = gl_WorkGroupID.y;
+    uint p = gl_WorkGroupID.x;
     uint expert = pc.has_ids != 0u ? pc.ids.v[p] : 0u;
 #ifdef GATE_UP
     uint x_base = (p / pc.pairs_per_token) * pc.d_in;
