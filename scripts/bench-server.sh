@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): moe-server's aggregate generation speed with 1, 2, 4 and 8 concurrent
-# clients. One server with 8 slots; after a warm-up request, each round sends N requests at once
-# (chat completions, TOKENS tokens each with ignore_eos, distinct seeds) and divides the
-# completion tokens all of them got by the round's wall time. Prints a table and a JSON line.
+# clients. One server with 8 slots; after a warm-up that gives every slot the prompt, each round
+# sends N requests at once (text completions, TOKENS tokens each with ignore_eos, distinct seeds)
+# and divides the completion tokens all of them got by the round's wall time. Prints a table and
+# a JSON line.
 #
 #   scripts/bench-server.sh [MODEL.gguf] [TOKENS] [BUILD_DIR]   (default: the demo model, 64, build)
 #
@@ -34,15 +35,23 @@ done
 [ -n "$url" ] || { echo "bench-server: the server did not start" >&2; exit 1; }
 device=$(grep -m1 '^on ' "$work/server.log" || true)
 
-# request SEED OUT: one chat completion; its JSON reply goes to OUT.
+# request SEED OUT: one text completion; its JSON reply goes to OUT. The prompt is short and the
+# same for all, so once a slot has served it, a request there evaluates one prompt token and the
+# rounds measure generation, not prompt processing (a CPU device takes minutes over prompts of a
+# Mixtral-sized file).
 request() {
-  curl -sf "$url/v1/chat/completions" -H 'Content-Type: application/json' -o "$2" -d "$(jq -nc \
+  curl -sf "$url/v1/completions" -H 'Content-Type: application/json' -o "$2" -d "$(jq -nc \
     --argjson seed "$1" --argjson n "$tokens" \
-    '{model: "bench", messages: [{role: "user", content: "Tell me about the licence."}],
-      max_tokens: $n, seed: $seed, temperature: 0.8, ignore_eos: true}')"
+    '{model: "bench", prompt: "The licence", max_tokens: $n, seed: $seed, temperature: 0.8, ignore_eos: true}')"
 }
 
-request 1 "$work/warm.json"
+# Warm-up: one request on each of the 8 slots at once, so every slot holds the prompt.
+warm=()
+for i in $(seq 1 8); do
+  request "$i" "$work/warm$i.json" &
+  warm+=($!)
+done
+for c in "${warm[@]}"; do wait "$c" || { echo "bench-server: a warm-up request failed" >&2; exit 1; }; done
 printf '%-8s %10s %10s %14s\n' clients tokens seconds "tokens/s"
 json="[]"
 for n in 1 2 4 8; do
