@@ -94,16 +94,16 @@ void BatchStep::run(std::span<Session* const> sessions, std::span<const uint32_t
 void BatchStep::record(gpu::CommandBuffer& cb, std::span<Session* const> sessions) {
     const model::ModelConfig& c = model_.config();
     const uint32_t R = static_cast<uint32_t>(sessions.size());
-    std::vector<StepSequence> rows;
+    rows_.clear();  // kept between steps: no allocation per token
     for (uint32_t i = 0; i < R; ++i) {
         StepSequence s = sessions[i]->sequence(1);
         s.first_row = i;
-        rows.push_back(s);
+        rows_.push_back(s);
         sessions[i]->begin_expert_record();
     }
     forward_.input(cb, R);
     for (uint32_t l = 0; l < c.n_layers; ++l) {
-        forward_.attention_block(cb, l, R, rows);
+        forward_.attention_block(cb, l, R, rows_);
         const moe::DeviceMoeWeights& w = *model_.layers()[l].moe;
         moe_.record(cb, w, act_.h.address(), act_.o.address(), R, nullptr, w.expert_table());
         cb.barrier();

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "gpu/commands.h"
 #include "gpu/context.h"
@@ -59,6 +60,7 @@ private:
     StepActivations act_;
     ForwardRecorder forward_;
     gpu::Buffer logits_;  // [max_sessions][n_vocab] f32
+    std::vector<StepSequence> rows_;  // the step's sequences, one row each
     gpu::CommandBuffer commands_;
 };
 

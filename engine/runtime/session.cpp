@@ -5,7 +5,6 @@
 #include <string>
 
 #include "gpu/error.h"
-#include "gpu/pipeline.h"
 #include "moe/stages.h"
 
 namespace moevk::runtime {
