@@ -1,6 +1,7 @@
 // The whole MoE layer (router -> top-k -> permute -> expert FFN -> combine in one command
 // buffer) against the double-precision reference, over token counts, expert counts, top-k,
 // weight formats and routing rules; plus determinism, capacity drops and bad input.
+#include <cmath>
 #include <cstring>
 
 #include "gpu/error.h"
@@ -50,9 +51,15 @@ protected:
                    const MoeWeights* given = nullptr, const std::vector<float>* given_x = nullptr) {
         MoeWeights w = given ? *given : random_weights(c, seed);
         std::vector<DenseExpert> dense;
-        for (const auto& m : w.experts) dense.push_back(dequantize(m, c.format, c.d_model, c.d_ff));
+        for (uint32_t e = 0; e < c.n_experts; ++e) {
+            dense.push_back(dequantize(w.experts[e], c.format, c.d_model, c.d_ff));
+            attach_biases(dense.back(), view(w), e);
+        }
         DenseExpert shared;
-        if (c.d_ff_shared) shared = dequantize(w.shared, c.format, c.d_model, c.d_ff_shared);
+        if (c.d_ff_shared) {
+            shared = dequantize(w.shared, c.format, c.d_model, c.d_ff_shared);
+            shared.activation = c.activation;
+        }
         std::vector<float> x = given_x ? *given_x : random_floats(size_t(tokens) * c.d_model, seed + 1);
 
         DeviceMoeWeights dw(ctx(), w);
@@ -127,6 +134,53 @@ TEST_F(MoeLayerTest, RoutingRulesOfRealModels) {
           40, 4);
     // The shared expert on the decode path too.
     check({.d_model = 100, .d_ff = 40, .n_experts = 60, .top_k = 4, .d_ff_shared = 88}, 1, 5);
+}
+
+// gpt-oss: a router bias, softmax over the 4 selected of 32, biases on every expert's gate, up
+// and down, and the clamped SwiGLU; decode (matvec) and prompt (grouped GEMM) paths, and inputs
+// large enough that the clamps at +-7 bite on many rows.
+TEST_F(MoeLayerTest, GptOssRoutingBiasesAndClampedActivation) {
+    const MoeConfig c{.d_model = 96, .d_ff = 72, .n_experts = 32, .top_k = 4, .gating = Gating::SoftmaxSelected,
+                      .renormalize = false, .router_bias = true, .expert_biases = true,
+                      .activation = Activation::SwiGluClamped, .format = WeightFormat::F16};
+    for (uint32_t tokens : {1u, 2u, 19u}) {
+        SCOPED_TRACE(tokens);
+        check(c, tokens, 70 + tokens);
+        MoeWeights w = random_weights(c, 80 + tokens);
+        std::vector<float> big = random_floats(size_t(tokens) * c.d_model, 90 + tokens, -6.0f, 6.0f);
+        check(c, tokens, 80 + tokens, {}, &w, &big);
+        // The clamps did something: some gate sums pass 7 (checked on the reference).
+        DenseExpert e = dequantize(w.experts[0], c.format, c.d_model, c.d_ff);
+        attach_biases(e, view(w), 0);
+        size_t clamped = 0;
+        for (uint32_t t = 0; t < tokens; ++t) {
+            for (uint32_t n = 0; n < c.d_ff; ++n) {
+                double g = e.gate_bias[n];
+                for (uint32_t i = 0; i < c.d_model; ++i) g += double(e.gate[size_t(n) * c.d_model + i]) * big[size_t(t) * c.d_model + i];
+                clamped += g > 7.0;
+            }
+        }
+        EXPECT_GT(clamped, 0u);
+    }
+    // The weights a token gets are a softmax over its selected logits: they sum to 1.
+    MoeWeights w = random_weights(c, 5);
+    std::vector<float> x = random_floats(3 * c.d_model, 6);
+    auto routing = reference::topk(reference::router_logits(x, 3, w), 3, c, {});
+    for (uint32_t t = 0; t < 3; ++t) {
+        double sum = 0;
+        for (uint32_t k = 0; k < c.top_k; ++k) sum += routing.weights[t * c.top_k + k];
+        EXPECT_NEAR(sum, 1.0, 1e-12);
+    }
+}
+
+// The clamped SwiGLU at the points that define it, against values worked out by hand.
+TEST(MoeReference, ClampedSwigluAtItsEdges) {
+    auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+    EXPECT_DOUBLE_EQ(reference::activation(Activation::SwiGluClamped, 0.0, 3.0), 0.0);
+    EXPECT_DOUBLE_EQ(reference::activation(Activation::SwiGluClamped, 10.0, 2.0), 7.0 * sig(1.702 * 7.0) * 3.0);
+    EXPECT_DOUBLE_EQ(reference::activation(Activation::SwiGluClamped, 1.0, 20.0), sig(1.702) * 8.0);
+    EXPECT_DOUBLE_EQ(reference::activation(Activation::SwiGluClamped, -30.0, -20.0), -30.0 * sig(-51.06) * -6.0);
+    EXPECT_DOUBLE_EQ(reference::activation(Activation::SwiGlu, 2.0, 3.0), 2.0 * sig(2.0) * 3.0);
 }
 
 TEST_F(MoeLayerTest, MatvecPathMatchesGemmPath) {

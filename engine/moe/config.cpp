@@ -38,11 +38,26 @@ uint32_t capacity_rows(const MoeConfig& c, uint32_t tokens) {
     return static_cast<uint32_t>(std::min<double>(rows, kUncapped - 1.0));
 }
 
+const char* gating_name(Gating g) {
+    switch (g) {
+        case Gating::Softmax:
+            return "softmax";
+        case Gating::Sigmoid:
+            return "sigmoid";
+        case Gating::SoftmaxSelected:
+            return "softmax-selected";
+    }
+    return "?";
+}
+
 std::string describe(const MoeConfig& c) {
     std::string s = "d=" + std::to_string(c.d_model) + " ff=" + std::to_string(c.d_ff) +
                     " E=" + std::to_string(c.n_experts) + " K=" + std::to_string(c.top_k) + " " +
-                    quant::format_name(c.format) + (c.gating == Gating::Softmax ? " softmax" : " sigmoid");
+                    quant::format_name(c.format) + " " + gating_name(c.gating);
     if (c.selection_bias) s += "+bias";
+    if (c.router_bias) s += " router-bias";
+    if (c.expert_biases) s += " expert-biases";
+    if (c.activation == Activation::SwiGluClamped) s += " swiglu-clamped";
     if (!c.renormalize) s += " no-renorm";
     if (c.capacity_factor > 0) s += " C=" + std::to_string(c.capacity_factor);
     if (c.d_ff_shared) s += " shared=" + std::to_string(c.d_ff_shared) + (c.shared_gated ? "(gated)" : "");

@@ -45,9 +45,22 @@ DeviceMoeWeights::DeviceMoeWeights(gpu::Context& ctx, const MoeWeightsView& w, b
         check_expert(w.shared, shared_formats_, c, c.d_ff_shared, "shared expert");
         if (c.shared_gated) require_size(w.shared_gate.size() * 4, size_t(c.d_model) * 4, "shared expert gate");
     }
+    if (c.router_bias) require_size(w.router_bias.size() * 4, size_t(c.n_experts) * 4, "router bias");
+    if (c.expert_biases) {
+        require_size(w.gate_bias.size() * 4, size_t(c.n_experts) * c.d_ff * 4, "expert gate biases");
+        require_size(w.up_bias.size() * 4, size_t(c.n_experts) * c.d_ff * 4, "expert up biases");
+        require_size(w.down_bias.size() * 4, size_t(c.n_experts) * c.d_model * 4, "expert down biases");
+    }
 
     router_ = upload_new(ctx, w.router.data(), w.router.size() * 4, "router weights");
     if (c.selection_bias) bias_ = upload_new(ctx, w.selection_bias.data(), c.n_experts * 4, "selection bias");
+    if (c.router_bias) router_bias_ = upload_new(ctx, w.router_bias.data(), c.n_experts * 4, "router bias");
+    // Resident even when the experts are paged: small, and indexed by expert id in the kernels.
+    if (c.expert_biases) {
+        gate_bias_ = upload_new(ctx, w.gate_bias.data(), w.gate_bias.size_bytes(), "expert gate biases");
+        up_bias_ = upload_new(ctx, w.up_bias.data(), w.up_bias.size_bytes(), "expert up biases");
+        down_bias_ = upload_new(ctx, w.down_bias.data(), w.down_bias.size_bytes(), "expert down biases");
+    }
 
     auto upload_expert = [&](const ExpertView& m, const std::string& name) {
         std::vector<VkDeviceAddress> addresses;
@@ -70,6 +83,19 @@ DeviceMoeWeights::DeviceMoeWeights(gpu::Context& ctx, const MoeWeightsView& w, b
         shared_table_ = upload_new(ctx, a.data(), a.size() * sizeof(VkDeviceAddress), "shared expert table");
         if (c.shared_gated) shared_gate_ = upload_new(ctx, w.shared_gate.data(), c.d_model * 4, "shared expert gate");
     }
+}
+
+ExpertEpilogue DeviceMoeWeights::gate_up_epilogue() const {
+    return {gate_bias_ ? gate_bias_.address() : 0, up_bias_ ? up_bias_.address() : 0, config_.activation};
+}
+
+ExpertEpilogue DeviceMoeWeights::down_epilogue() const {
+    return {down_bias_ ? down_bias_.address() : 0, 0, config_.activation};
+}
+
+uint64_t DeviceMoeWeights::bias_bytes() const {
+    return uint64_t(config_.router_bias ? config_.n_experts : 0) * 4 +
+           (config_.expert_biases ? uint64_t(config_.n_experts) * (2 * config_.d_ff + config_.d_model) * 4 : 0);
 }
 
 static uint64_t ffn_bytes(const ExpertFormats& f, uint32_t d_model, uint32_t d_ff) {

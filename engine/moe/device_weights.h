@@ -8,6 +8,7 @@
 
 #include "gpu/context.h"
 #include "gpu/memory.h"
+#include "moe/stages.h"
 #include "moe/weights.h"
 
 namespace moevk::moe {
@@ -24,6 +25,13 @@ public:
     const ExpertFormats& shared_formats() const { return shared_formats_; }
     VkDeviceAddress router() const { return router_.address(); }
     VkDeviceAddress selection_bias() const { return bias_ ? bias_.address() : 0; }
+    VkDeviceAddress router_bias() const { return router_bias_ ? router_bias_.address() : 0; }
+    // The routed experts' biases and activation for their gate/up and down passes. A shared
+    // expert takes the activation only: ExpertEpilogue{0, 0, config().activation}.
+    ExpertEpilogue gate_up_epilogue() const;
+    ExpertEpilogue down_epilogue() const;
+    // Bytes of the router and expert biases (resident even with paging).
+    uint64_t bias_bytes() const;
     // 0 when the routed experts were left to paging.
     VkDeviceAddress expert_table() const { return table_ ? table_.address() : 0; }
     VkDeviceAddress shared_table() const { return shared_table_ ? shared_table_.address() : 0; }
@@ -38,6 +46,8 @@ private:
     ExpertFormats shared_formats_;
     gpu::Buffer router_;
     gpu::Buffer bias_;
+    gpu::Buffer router_bias_;
+    gpu::Buffer gate_bias_, up_bias_, down_bias_;
     gpu::Buffer shared_gate_;
     std::vector<gpu::Buffer> matrices_;  // routed experts' gate, up, down, then the shared expert's
     gpu::Buffer table_;

@@ -109,18 +109,21 @@ void MoeLayer::record_matvec_passes(gpu::CommandBuffer& cb, const DeviceMoeWeigh
     const ExpertFormats& sf = w.shared_formats();
     shared = shared && c.d_ff_shared != 0;
     uint32_t pairs = tokens * c.top_k;
+    const ExpertEpilogue shared_epilogue{0, 0, c.activation};
     ExpertMatvec up{f.gate_up, true, x, ws_.h.address(), ws_.ids.address(), table, c.d_model, c.d_ff, pairs, c.top_k};
+    up.epilogue = w.gate_up_epilogue();
     record_expert_matvec(cb, ctx_, up);
     if (shared)
         record_expert_matvec(cb, ctx_, {sf.gate_up, true, x, ws_.shared_h.address(), 0, w.shared_table(),
-                                        c.d_model, c.d_ff_shared, tokens, 1});
+                                        c.d_model, c.d_ff_shared, tokens, 1, {}, shared_epilogue});
     cb.barrier();
     ExpertMatvec down{f.down, false, ws_.h.address(), ws_.y.address(), ws_.ids.address(), table,
                       c.d_ff, c.d_model, pairs, c.top_k};
+    down.epilogue = w.down_epilogue();
     record_expert_matvec(cb, ctx_, down);
     if (shared)
         record_expert_matvec(cb, ctx_, {sf.down, false, ws_.shared_h.address(), ws_.shared_y.address(), 0,
-                                        w.shared_table(), c.d_ff_shared, c.d_model, tokens, 1});
+                                        w.shared_table(), c.d_ff_shared, c.d_model, tokens, 1, {}, shared_epilogue});
 }
 
 void MoeLayer::record_gemm_passes(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDeviceAddress table,
@@ -139,21 +142,26 @@ void MoeLayer::record_gemm_passes(gpu::CommandBuffer& cb, const DeviceMoeWeights
     };
     VkDeviceAddress tile_list = tiles ? tiles : ws_.tiles.address();
     uint32_t shared_tiles = (tokens + MOE_GEMM_TILE_ROWS - 1) / MOE_GEMM_TILE_ROWS;
+    const ExpertEpilogue shared_epilogue{0, 0, c.activation};
     ExpertGemm up{f.gate_up, true, x, ws_.h.address(), ws_.row_pair.address(), tile_list, table,
                   c.d_model, c.d_ff, c.top_k};
+    up.epilogue = w.gate_up_epilogue();
     gemm(up, MOE_META_GATE_UP_ARGS);
     if (shared)
         record_expert_gemm(cb, ctx_,
                            {sf.gate_up, true, x, ws_.shared_h.address(), ws_.identity.address(),
-                            ws_.shared_tiles.address(), w.shared_table(), c.d_model, c.d_ff_shared, 1, tokens},
+                            ws_.shared_tiles.address(), w.shared_table(), c.d_model, c.d_ff_shared, 1, tokens,
+                            shared_epilogue},
                            shared_tiles);
     cb.barrier();
     ExpertGemm down{f.down, false, ws_.h.address(), ws_.y.address(), 0, tile_list, table, c.d_ff, c.d_model, c.top_k};
+    down.epilogue = w.down_epilogue();
     gemm(down, MOE_META_DOWN_ARGS);
     if (shared)
         record_expert_gemm(cb, ctx_,
                            {sf.down, false, ws_.shared_h.address(), ws_.shared_y.address(), 0,
-                            ws_.shared_tiles.address(), w.shared_table(), c.d_ff_shared, c.d_model, 1, tokens},
+                            ws_.shared_tiles.address(), w.shared_table(), c.d_ff_shared, c.d_model, 1, tokens,
+                            shared_epilogue},
                            shared_tiles);
 }
 
@@ -170,7 +178,7 @@ void MoeLayer::record(gpu::CommandBuffer& cb, const DeviceMoeWeights& w, VkDevic
     };
     mark();
 
-    record_router(cb, ctx_, x, w.router(), ws_.logits.address(), tokens, c.d_model, c.n_experts);
+    record_router(cb, ctx_, x, w.router(), ws_.logits.address(), tokens, c.d_model, c.n_experts, w.router_bias());
     cb.barrier();
     mark();
     record_topk(cb, ctx_, ws_.logits.address(), w.selection_bias(), ws_.ids.address(), ws_.weights.address(),
@@ -204,7 +212,7 @@ void MoeLayer::record_routing(gpu::CommandBuffer& cb, const DeviceMoeWeights& w,
     check_tokens(tokens);
     check_weights(w);
     const MoeConfig& c = w.config();
-    record_router(cb, ctx_, x, w.router(), ws_.logits.address(), tokens, c.d_model, c.n_experts);
+    record_router(cb, ctx_, x, w.router(), ws_.logits.address(), tokens, c.d_model, c.n_experts, w.router_bias());
     cb.barrier();
     record_topk(cb, ctx_, ws_.logits.address(), w.selection_bias(), ws_.ids.address(), ws_.weights.address(),
                 tokens, c);

@@ -11,10 +11,26 @@ namespace {
 double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 double silu(double v) { return v * sigmoid(v); }
 
+}  // namespace
+
+double activation(Activation a, double gate, double up) {
+    if (a == Activation::SwiGluClamped) {
+        constexpr double kLimit = 7.0, kAlpha = 1.702;
+        double g = std::min(gate, kLimit), u = std::clamp(up, -kLimit, kLimit);
+        return g * sigmoid(kAlpha * g) * (u + 1.0);
+    }
+    return silu(gate) * up;
+}
+
+namespace {
+
 // Per-expert probabilities of one token's logits under the layer's gating function.
+// Under SoftmaxSelected they are the logits themselves: the softmax comes after selection.
 std::vector<double> probabilities(const double* logits, const MoeConfig& c) {
     std::vector<double> p(c.n_experts);
-    if (c.gating == Gating::Softmax) {
+    if (c.gating == Gating::SoftmaxSelected) {
+        p.assign(logits, logits + c.n_experts);
+    } else if (c.gating == Gating::Softmax) {
         double m = *std::max_element(logits, logits + c.n_experts);
         double sum = 0;
         for (uint32_t e = 0; e < c.n_experts; ++e) sum += p[e] = std::exp(logits[e] - m);
@@ -26,6 +42,14 @@ std::vector<double> probabilities(const double* logits, const MoeConfig& c) {
 }
 
 void fill_weights(const std::vector<double>& p, const uint32_t* ids, const MoeConfig& c, double* out) {
+    if (c.gating == Gating::SoftmaxSelected) {
+        double m = p[ids[0]];
+        for (uint32_t k = 1; k < c.top_k; ++k) m = std::max(m, p[ids[k]]);
+        double sum = 0;
+        for (uint32_t k = 0; k < c.top_k; ++k) sum += out[k] = std::exp(p[ids[k]] - m);
+        for (uint32_t k = 0; k < c.top_k; ++k) out[k] *= c.weight_scale / sum;
+        return;
+    }
     double sum = 0;
     for (uint32_t k = 0; k < c.top_k; ++k) sum += p[ids[k]];
     double norm = c.renormalize ? c.weight_scale / sum : c.weight_scale;
@@ -42,6 +66,7 @@ std::vector<double> router_logits(const std::vector<float>& x, uint32_t tokens, 
             double acc = 0;
             for (uint32_t i = 0; i < c.d_model; ++i)
                 acc += double(x[size_t(t) * c.d_model + i]) * w.router[size_t(e) * c.d_model + i];
+            if (!w.router_bias.empty()) acc += w.router_bias[e];
             logits[size_t(t) * c.n_experts + e] = acc;
         }
     return logits;
@@ -59,7 +84,7 @@ Routing topk(const std::vector<double>& logits, uint32_t tokens, const MoeConfig
         std::vector<double> score(c.n_experts);
         for (uint32_t e = 0; e < c.n_experts; ++e) {
             bool biased = c.selection_bias && !bias.empty();
-            if (c.gating == Gating::Softmax)
+            if (c.gating != Gating::Sigmoid)
                 score[e] = biased ? p[e] + bias[e] : l[e];  // logits rank as p does
             else
                 score[e] = biased ? p[e] + bias[e] : p[e];
@@ -125,13 +150,17 @@ void expert_ffn(const float* x, const DenseExpert& e, uint32_t d_model, std::vec
             g += double(wg[i]) * x[i];
             u += double(wu[i]) * x[i];
         }
-        h[n] = silu(g) * u;
+        if (!e.gate_bias.empty()) {
+            g += e.gate_bias[n];
+            u += e.up_bias[n];
+        }
+        h[n] = activation(e.activation, g, u);
     }
     for (uint32_t n = 0; n < d_model; ++n) {
         double acc = 0;
         const float* wd = &e.down[size_t(n) * e.d_ff];
         for (uint32_t i = 0; i < e.d_ff; ++i) acc += double(wd[i]) * h[i];
-        y[n] = acc;
+        y[n] = acc + (e.down_bias.empty() ? 0.0 : double(e.down_bias[n]));
     }
 }
 

@@ -11,7 +11,7 @@
 
 namespace moevk::moe::reference {
 
-// logits[t][e] = x[t] . router[e]
+// logits[t][e] = x[t] . router[e] (+ router_bias[e] where the layer has one)
 std::vector<double> router_logits(const std::vector<float>& x, uint32_t tokens, const MoeWeights& w);
 
 struct Routing {
@@ -40,7 +40,11 @@ constexpr uint32_t kDroppedRow = 0xFFFFFFFFu;
 // Stable counting sort of pairs by expert: rows of an expert are in pair order.
 Permutation permute(const std::vector<uint32_t>& ids, uint32_t n_experts, uint32_t capacity);
 
-// SwiGLU: h = silu(gate x) * up x;  y = down h.  h has d_ff values, y d_model.
+// The expert activation h = act(g, u) (moe::Activation).
+double activation(Activation a, double gate, double up);
+
+// h = act(gate x + gate_bias, up x + up_bias);  y = down h + down_bias (biases where the expert
+// has them). h has d_ff values, y d_model.
 void expert_ffn(const float* x, const DenseExpert& e, uint32_t d_model, std::vector<double>& h,
                 std::vector<double>& y);
 

@@ -11,8 +11,8 @@ namespace {
 
 // Push-constant blocks, mirroring the GLSL `scalar` layouts field for field.
 struct RouterPush {
-    Address x, weight, logits;
-    uint32_t d, n_experts;
+    Address x, weight, logits, bias;
+    uint32_t d, n_experts, has_bias;
 };
 struct TopkPush {
     Address logits, bias, ids, weights;
@@ -34,10 +34,14 @@ struct ScatterPush {
 struct GemmPush {
     Address x, dst, row_src, tiles, table;
     uint32_t d_in, d_out, pairs_per_token, row_limit;
+    Address bias0, bias1;
+    uint32_t flags;
 };
 struct MatvecPush {
     Address x, dst, ids, table;
     uint32_t d_in, d_out, pairs_per_token, has_ids;
+    Address bias0, bias1;
+    uint32_t flags;
 };
 struct CombinePush {
     Address y, pair_row, weights, dst, x, shared_gate, shared_y;
@@ -45,14 +49,21 @@ struct CombinePush {
 };
 static_assert(sizeof(CombinePush) <= gpu::kPushConstantBytes);
 static_assert(sizeof(TopkPush) == 4 * 8 + 6 * 4);
-static_assert(sizeof(GemmPush) == 5 * 8 + 4 * 4);
+static_assert(sizeof(GemmPush) == 7 * 8 + 5 * 4 + 4);  // padded to 8
+static_assert(sizeof(GemmPush) <= gpu::kPushConstantBytes);
+
+uint32_t epilogue_flags(const ExpertEpilogue& e) {
+    return (e.bias0 != 0 ? MOE_EXPERT_BIASES : 0u) |
+           (e.activation == Activation::SwiGluClamped ? MOE_EXPERT_CLAMPED : 0u);
+}
 
 std::string variant(const char* op, quant::WeightFormat format) {
     return std::string(op) + "_" + quant::format_name(format);
 }
 
 GemmPush gemm_push(const ExpertGemm& g) {
-    return {g.x, g.dst, g.row_src, g.tiles, g.table, g.d_in, g.d_out, g.pairs_per_token, g.row_limit};
+    return {g.x,     g.dst,   g.row_src,         g.tiles,     g.table,           g.d_in,
+            g.d_out, g.pairs_per_token, g.row_limit, g.epilogue.bias0, g.epilogue.bias1, epilogue_flags(g.epilogue)};
 }
 
 gpu::ComputePipeline& gemm_pipeline(gpu::Context& ctx, const ExpertGemm& g) {
@@ -63,8 +74,8 @@ gpu::ComputePipeline& gemm_pipeline(gpu::Context& ctx, const ExpertGemm& g) {
 }  // namespace
 
 void record_router(gpu::CommandBuffer& cb, gpu::Context& ctx, Address x, Address weight, Address logits,
-                   uint32_t tokens, uint32_t d, uint32_t n_experts) {
-    RouterPush push{x, weight, logits, d, n_experts};
+                   uint32_t tokens, uint32_t d, uint32_t n_experts, Address bias) {
+    RouterPush push{x, weight, logits, bias, d, n_experts, bias != 0 ? 1u : 0u};
     cb.dispatch_groups(ctx.pipeline("router", {MOE_ROUTER_THREADS}), &push, sizeof(push), n_experts, tokens);
 }
 
@@ -76,7 +87,9 @@ void record_topk(gpu::CommandBuffer& cb, gpu::Context& ctx, Address logits, Addr
                   weights,
                   c.n_experts,
                   c.top_k,
-                  c.gating == Gating::Softmax ? 0u : 1u,
+                  c.gating == Gating::Softmax   ? 0u
+                  : c.gating == Gating::Sigmoid ? 1u
+                                                : 2u,
                   (c.selection_bias && bias != 0) ? 1u : 0u,
                   c.renormalize ? 1u : 0u,
                   c.weight_scale};
@@ -142,8 +155,17 @@ MatvecGeometry matvec_geometry(const gpu::DeviceInfo& info, const MatvecOptions&
 void record_expert_matvec(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertMatvec& m) {
     if (m.d_out == 0 || m.n_pairs == 0) return;
     MatvecGeometry g = matvec_geometry(ctx.info(), m.options);
-    MatvecPush push{m.x,    m.dst,   m.ids,           m.table,
-                    m.d_in, m.d_out, m.pairs_per_token, m.ids != 0 ? 1u : 0u};
+    MatvecPush push{m.x,
+                    m.dst,
+                    m.ids,
+                    m.table,
+                    m.d_in,
+                    m.d_out,
+                    m.pairs_per_token,
+                    m.ids != 0 ? 1u : 0u,
+                    m.epilogue.bias0,
+                    m.epilogue.bias1,
+                    epilogue_flags(m.epilogue)};
     // The block formats read x as vec4 where its address allows (rows are whole 32-blocks, so
     // every row of x is then aligned too). A separate pipeline; the results are the same.
     bool x_vec4 = quant::block_values(m.format) > 1 && m.x % 16 == 0;

@@ -16,9 +16,9 @@ namespace moevk::moe {
 
 using Address = VkDeviceAddress;
 
-// logits[T][E] = x[T][d] . weight[E][d]^T
+// logits[T][E] = x[T][d] . weight[E][d]^T (+ bias[E] when bias is not 0)
 void record_router(gpu::CommandBuffer& cb, gpu::Context& ctx, Address x, Address weight, Address logits,
-                   uint32_t tokens, uint32_t d, uint32_t n_experts);
+                   uint32_t tokens, uint32_t d, uint32_t n_experts, Address bias = 0);
 
 // ids[T][K], weights[T][K] from logits[T][E]; bias may be 0 when the config has none.
 void record_topk(gpu::CommandBuffer& cb, gpu::Context& ctx, Address logits, Address bias, Address ids,
@@ -52,6 +52,14 @@ inline uint32_t max_step_tokens(uint32_t top_k, uint32_t n_experts) {
     return static_cast<uint32_t>(std::min<uint64_t>(uint64_t(65535 - n_experts) * MOE_GEMM_TILE_ROWS / top_k, 0xFFFFFFFFu));
 }
 
+// What the expert kernels add to their dot products: the expert's biases ([E][d_out] f32 arrays
+// indexed by the expert of the row; 0 where the layer has none) and the activation.
+struct ExpertEpilogue {
+    Address bias0 = 0;  // gate_up: the gate bias; down: the down bias
+    Address bias1 = 0;  // gate_up: the up bias
+    Activation activation = Activation::SwiGlu;
+};
+
 struct ExpertGemm {
     quant::WeightFormat format;
     bool gate_up;          // gate/up pass (x -> h) or down pass (h -> y)
@@ -64,6 +72,7 @@ struct ExpertGemm {
     uint32_t d_out;
     uint32_t pairs_per_token;
     uint32_t row_limit = 0xFFFFFFFFu;
+    ExpertEpilogue epilogue = {};
 };
 // Tile count from the GPU: `args` holds the indirect dispatch written by permute_scan.
 void record_expert_gemm_indirect(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertGemm& g,
@@ -109,6 +118,7 @@ struct ExpertMatvec {
     uint32_t n_pairs;
     uint32_t pairs_per_token;
     MatvecOptions options = {};
+    ExpertEpilogue epilogue = {};
 };
 void record_expert_matvec(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertMatvec& m);
 

@@ -40,6 +40,13 @@ MoeWeights random_weights(const MoeConfig& c, uint64_t seed) {
         w.shared = random_expert(rng, c, c.d_ff_shared);
         if (c.shared_gated) w.shared_gate = uniform(rng, c.d_model, std::sqrt(3.0f / c.d_model));
     }
+    // Drawn after everything else, so that layers without them keep their weights.
+    if (c.router_bias) w.router_bias = uniform(rng, c.n_experts, 0.5f);
+    if (c.expert_biases) {
+        w.gate_bias = uniform(rng, size_t(c.n_experts) * c.d_ff, 0.5f);
+        w.up_bias = uniform(rng, size_t(c.n_experts) * c.d_ff, 0.5f);
+        w.down_bias = uniform(rng, size_t(c.n_experts) * c.d_model, 0.5f);
+    }
     return w;
 }
 
@@ -48,7 +55,24 @@ MoeWeightsView view(const MoeWeights& w) {
     ExpertFormats f{w.config.format, w.config.format};
     MoeWeightsView v{w.config, f, f, w.router, w.selection_bias, {}, ev(w.shared), w.shared_gate};
     for (const ExpertMatrices& m : w.experts) v.experts.push_back(ev(m));
+    v.router_bias = w.router_bias;
+    v.gate_bias = w.gate_bias;
+    v.up_bias = w.up_bias;
+    v.down_bias = w.down_bias;
     return v;
+}
+
+void attach_biases(DenseExpert& dense, const MoeWeightsView& w, uint32_t e) {
+    const MoeConfig& c = w.config;
+    dense.activation = c.activation;
+    if (w.gate_bias.empty()) return;
+    auto slice = [](std::span<const float> all, size_t n, uint32_t e) {
+        auto s = all.subspan(size_t(e) * n, n);
+        return std::vector<float>(s.begin(), s.end());
+    };
+    dense.gate_bias = slice(w.gate_bias, c.d_ff, e);
+    dense.up_bias = slice(w.up_bias, c.d_ff, e);
+    dense.down_bias = slice(w.down_bias, c.d_model, e);
 }
 
 DenseExpert dequantize(const ExpertMatrices& m, quant::WeightFormat format, uint32_t d_model, uint32_t d_ff) {

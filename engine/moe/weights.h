@@ -24,6 +24,10 @@ struct MoeWeights {
     std::vector<ExpertMatrices> experts;
     ExpertMatrices shared;              // with config.d_ff_shared
     std::vector<float> shared_gate;     // [d] with a gated shared expert
+    std::vector<float> router_bias;     // [E] with config.router_bias
+    // [E][ff], [E][ff], [E][d] with config.expert_biases. They stay resident in device memory
+    // when the experts are paged (E * (2 ff + d) floats a layer, under 0.1% of the experts).
+    std::vector<float> gate_bias, up_bias, down_bias;
 };
 
 // A non-owning view of the same arrays: what the device upload reads. Model files give views
@@ -46,6 +50,8 @@ struct MoeWeightsView {
     std::vector<ExpertView> experts;
     ExpertView shared;
     std::span<const float> shared_gate;
+    std::span<const float> router_bias;
+    std::span<const float> gate_bias, up_bias, down_bias;
 };
 MoeWeightsView view(const MoeWeights& weights);
 
@@ -57,7 +63,11 @@ MoeWeights random_weights(const MoeConfig& config, uint64_t seed);
 struct DenseExpert {
     uint32_t d_ff = 0;
     std::vector<float> gate, up, down;
+    std::vector<float> gate_bias, up_bias, down_bias;  // [ff], [ff], [d]; empty without biases
+    Activation activation = Activation::SwiGlu;
 };
+// Expert e's slices of a layer's bias arrays and the layer's activation, into `dense`.
+void attach_biases(DenseExpert& dense, const MoeWeightsView& weights, uint32_t expert);
 DenseExpert dequantize(const ExpertMatrices& m, quant::WeightFormat format, uint32_t d_model, uint32_t d_ff);
 
 }  // namespace moevk::moe

@@ -179,7 +179,8 @@ void Session::step_paged(uint32_t T, bool all_logits) {
         const bool guess = options_.prefetch && L + 1 < n_layers;
         if (guess) {
             const moe::DeviceMoeWeights& next = *model_.layers()[L + 1].moe;
-            moe::record_router(*cb, ctx_, act_.h.address(), next.router(), guess_logits_.address(), T, c.d_model, E);
+            moe::record_router(*cb, ctx_, act_.h.address(), next.router(), guess_logits_.address(), T, c.d_model, E,
+                               next.router_bias());
             cb->barrier();
             moe::record_topk(*cb, ctx_, guess_logits_.address(), next.selection_bias(), guess_ids_.address(),
                              guess_weights_.address(), T, next.config());

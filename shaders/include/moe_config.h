@@ -35,6 +35,10 @@
 #define MOE_META_DROPPED 7       // pairs dropped by the capacity limit
 #define MOE_META_WORDS 8
 
+// expert kernels' epilogue flags (expert_epilogue.glsl)
+#define MOE_EXPERT_BIASES 1u   // add the expert's gate/up (or down) bias to its outputs
+#define MOE_EXPERT_CLAMPED 2u  // the clamped SwiGLU of gpt-oss instead of silu(g) * u
+
 // combine flags
 #define MOE_COMBINE_PAIR_ROW 1u      // rows come from pair_row (else row = pair)
 #define MOE_COMBINE_SHARED 2u        // add the shared expert's output

@@ -3,12 +3,14 @@
 // Grouped GEMM over the permuted rows, one (row tile, column tile) per workgroup. The tile list
 // (expert, first row, rows) and the workgroup counts come from permute_scan, so the host never
 // reads the per-expert counts.
-//   GATE_UP: h[r][n] = silu(x[tok(r)] . Wgate[n]) * (x[tok(r)] . Wup[n]),  n < ff
-//   else:    y[r][n] = h[r] . Wdown[n],                                      n < d
+//   GATE_UP: h[r][n] = act(x[tok(r)] . Wgate[n] + bg[n], x[tok(r)] . Wup[n] + bu[n]),  n < ff
+//   else:    y[r][n] = h[r] . Wdown[n] + bd[n],                                      n < d
+// with the expert's biases where the layer has them (include/expert_epilogue.glsl).
 // tok(r) = row_src[r] / pairs_per_token.
 #include "common.glsl"
 #include "moe_config.h"
 #include "weights.glsl"
+#include "expert_epilogue.glsl"
 
 layout(local_size_x_id = 0) in;  // MOE_GEMM_THREADS == MOE_GEMM_TILE_COLS
 const uint WG = gl_WorkGroupSize.x;
@@ -26,6 +28,9 @@ layout(push_constant, scalar) uniform Push {
     uint d_out;
     uint pairs_per_token;
     uint row_limit;  // rows at or past this are skipped (the shared expert's last tile)
+    Floats bias0;    // GATE_UP: gate bias [E][d_out]; else down bias [E][d_out] (MOE_EXPERT_BIASES)
+    Floats bias1;    // GATE_UP: up bias [E][d_out]
+    uint flags;      // MOE_EXPERT_*
 } pc;
 
 // Activations are read by all threads at once (a broadcast); weights are stored transposed so
@@ -102,12 +107,16 @@ void main() {
 
     uint n = col0 + c;
     if (n >= pc.d_out) return;
+    float b0 = expert_bias(pc.bias0, pc.flags, expert, pc.d_out, n);
+#ifdef GATE_UP
+    float b1 = expert_bias(pc.bias1, pc.flags, expert, pc.d_out, n);
+#endif
     for (uint r = 0u; r < TM; ++r) {
         if (r >= n_rows) break;
 #ifdef GATE_UP
-        pc.dst.v[(row0 + r) * pc.d_out + n] = silu(acc0[r]) * acc1[r];
+        pc.dst.v[(row0 + r) * pc.d_out + n] = expert_activation(pc.flags, acc0[r] + b0, acc1[r] + b1);
 #else
-        pc.dst.v[(row0 + r) * pc.d_out + n] = acc0[r];
+        pc.dst.v[(row0 + r) * pc.d_out + n] = acc0[r] + b0;
 #endif
     }
 }

@@ -7,8 +7,9 @@
 #endif
 // Matrix-vector expert FFN for few tokens (decode), and through it every dense linear layer:
 // weights dequantised in registers, no permutation. Output rows are indexed by pair.
-//   GATE_UP: h[p][n] = silu(x[p / pairs_per_token] . Wgate[n]) * (x[...] . Wup[n])
-//   else:    y[p][n] = h[p] . Wdown[n]
+//   GATE_UP: h[p][n] = act(x[p / pairs_per_token] . Wgate[n] + bg[n], x[...] . Wup[n] + bu[n])
+//   else:    y[p][n] = h[p] . Wdown[n] + bd[n]
+// with the expert's biases where the layer has them (include/expert_epilogue.glsl).
 //
 // Decode is bound by reading the weights once, so the layout serves the memory system. (The
 // previous layout, one 64-thread workgroup per row and a six-barrier tree reduction, kept an H100
@@ -38,6 +39,7 @@
 #include "common.glsl"
 #include "moe_config.h"
 #include "weights.glsl"
+#include "expert_epilogue.glsl"
 
 layout(local_size_x_id = 0) in;  // moe::MatvecGeometry::threads
 layout(constant_id = 1) const uint LANES = 32u;  // lanes per row group (a power of two <= WG)
@@ -58,6 +60,9 @@ layout(push_constant, scalar) uniform Push {
     uint d_out;
     uint pairs_per_token;
     uint has_ids;  // 0: every pair uses table entry 0 (the shared expert)
+    Floats bias0;  // GATE_UP: gate bias [E][d_out]; else down bias [E][d_out] (MOE_EXPERT_BIASES)
+    Floats bias1;  // GATE_UP: up bias [E][d_out]
+    uint flags;    // MOE_EXPERT_*
 } pc;
 
 #ifdef GATE_UP
@@ -66,6 +71,16 @@ const uint MATRICES = 2u;
 const uint MATRICES = 1u;
 #endif
 shared float partial[MATRICES * ROWS * WG];
+
+// A row's output from its sums (a1 unused without GATE_UP).
+float finish(uint expert, uint row, float a0, float a1) {
+#ifdef GATE_UP
+    return expert_activation(pc.flags, a0 + expert_bias(pc.bias0, pc.flags, expert, pc.d_out, row),
+                             a1 + expert_bias(pc.bias1, pc.flags, expert, pc.d_out, row));
+#else
+    return a0 + expert_bias(pc.bias0, pc.flags, expert, pc.d_out, row);
+#endif
+}
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
@@ -159,11 +174,7 @@ void main() {
         if (lane == 0u) {
             [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
                 if (first_row + r >= pc.d_out) break;
-#ifdef GATE_UP
-                pc.dst.v[p * pc.d_out + first_row + r] = silu(acc0[r]) * acc1[r];
-#else
-                pc.dst.v[p * pc.d_out + first_row + r] = acc0[r];
-#endif
+                pc.dst.v[p * pc.d_out + first_row + r] = finish(expert, first_row + r, acc0[r], acc1[r]);
             }
         }
         return;
@@ -181,13 +192,11 @@ void main() {
         uint at = r * WG + group * LANES;
         float a0 = 0.0;
         for (uint j = 0u; j < LANES; ++j) a0 += partial[at + j];
+        float a1 = 0.0;
 #ifdef GATE_UP
         at += ROWS * WG;
-        float a1 = 0.0;
         for (uint j = 0u; j < LANES; ++j) a1 += partial[at + j];
-        pc.dst.v[p * pc.d_out + first_row + r] = silu(a0) * a1;
-#else
-        pc.dst.v[p * pc.d_out + first_row + r] = a0;
 #endif
+        pc.dst.v[p * pc.d_out + first_row + r] = finish(expert, first_row + r, a0, a1);
     }
 }

@@ -1,6 +1,6 @@
 #version 460
 #extension GL_GOOGLE_include_directive : require
-// Router logits: logits[t][e] = x[t] . Wg[e], f32 weights and accumulation.
+// Router logits: logits[t][e] = x[t] . Wg[e] (+ bias[e], gpt-oss), f32 weights and accumulation.
 // One workgroup per (expert, token); its threads split d and reduce in shared memory.
 #include "common.glsl"
 
@@ -11,8 +11,10 @@ layout(push_constant, scalar) uniform Push {
     Floats x;       // [T][d]
     Floats weight;  // [E][d]
     Floats logits;  // [T][E]
+    Floats bias;    // [E], read when has_bias
     uint d;
     uint n_experts;
+    uint has_bias;
 } pc;
 
 shared float partial[WG];
@@ -29,5 +31,5 @@ void main() {
         if (tid < s) partial[tid] += partial[tid + s];
         barrier();
     }
-    if (tid == 0u) pc.logits.v[t * pc.n_experts + e] = partial[0];
+    if (tid == 0u) pc.logits.v[t * pc.n_experts + e] = partial[0] + (pc.has_bias != 0u ? pc.bias.v[e] : 0.0);
 }

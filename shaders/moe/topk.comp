@@ -4,6 +4,8 @@
 //   softmax: p = softmax(logits); selection by logit (same order as p, and exact)
 //   sigmoid: p = sigmoid(logits); selection by p + bias[e] when a bias is given
 //   (the bias, as in DeepSeek-V3, changes which experts win, never their weights)
+//   softmax over the selected (gpt-oss): selection by logit, weights a softmax over the K winners'
+//   logits
 // K rounds of argmax, ties to the lower expert index. Weights are p of the winners, optionally
 // renormalised to sum to 1, then multiplied by `scale`.
 #include "common.glsl"
@@ -13,6 +15,7 @@ const uint WG = gl_WorkGroupSize.x;
 
 const uint GATING_SOFTMAX = 0u;
 const uint GATING_SIGMOID = 1u;
+const uint GATING_SOFTMAX_SELECTED = 2u;
 
 layout(push_constant, scalar) uniform Push {
     Floats logits;   // [T][E]
@@ -66,6 +69,9 @@ void main() {
         reduce_sum(e);
         p = ex / red_value[0];
         score = pc.has_bias != 0u ? p + pc.bias.v[min(e, pc.n_experts - 1u)] : logit;
+    } else if (pc.gating == GATING_SOFTMAX_SELECTED) {
+        p = logit;  // the softmax comes after selection
+        score = logit;
     } else {
         p = 1.0 / (1.0 + exp(-logit));
         score = pc.has_bias != 0u ? p + pc.bias.v[min(e, pc.n_experts - 1u)] : p;
@@ -102,7 +108,17 @@ void main() {
     }
     barrier();
 
-    if (e == 0u) {
+    if (e == 0u && pc.gating == GATING_SOFTMAX_SELECTED) {
+        // winners[0] holds the largest logit.
+        float m = prob[winners[0]];
+        float sum = 0.0;
+        for (uint k = 0u; k < pc.k; ++k) sum += exp(prob[winners[k]] - m);
+        float norm = pc.scale / sum;
+        for (uint k = 0u; k < pc.k; ++k) {
+            pc.ids.v[t * pc.k + k] = winners[k];
+            pc.weights.v[t * pc.k + k] = exp(prob[winners[k]] - m) * norm;
+        }
+    } else if (e == 0u) {
         float sum = 0.0;
         for (uint k = 0u; k < pc.k; ++k) sum += prob[winners[k]];
         float norm = pc.renormalize != 0u ? pc.scale / sum : pc.scale;
