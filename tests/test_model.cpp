@@ -116,6 +116,19 @@ model::SyntheticSpec tied(model::SyntheticSpec s) {
     return s;
 }
 
+// gpt-oss: biases everywhere, sinks, the clamped SwiGLU, softmax over the selected experts, and
+// sliding-window attention on layers 0 and 2 with a window the 9-token prompt crosses; YaRN with
+// a correction range inside the rotary dims.
+model::SyntheticSpec gpt_oss(uint32_t window, uint32_t seed) {
+    model::SyntheticSpec s = spec("gpt-oss", 4, 2, 16, seed);
+    s.top_k = 4;
+    s.sliding_window = window;
+    s.rope_scaling = "yarn";
+    s.rope_scaling_factor = 4.0f;
+    s.rope_original_context = 64;
+    return s;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Architectures, ModelVsReference,
     ::testing::Values(Case{"llama_gqa4", spec("llama", 8, 2, 16, 1)},
@@ -125,6 +138,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"qwen2moe_shared_bias", spec("qwen2moe", 4, 2, 24, 5)},
                       Case{"qwen2moe_shared_no_bias", without_bias(spec("qwen2moe", 4, 2, 24, 10))},
                       Case{"olmoe_whole_qk_norm", spec("olmoe", 5, 5, 16, 6)},
+                      Case{"gpt_oss_window_4", gpt_oss(4, 12)},
+                      Case{"gpt_oss_window_1", gpt_oss(1, 13)},
+                      Case{"gpt_oss_window_past_the_context", gpt_oss(64, 14)},
+                      Case{"gpt_oss_f16", with_formats(gpt_oss(3, 15), quant::WeightFormat::F16)},
                       Case{"llama_f16", with_formats(spec("llama", 4, 2, 32, 7), quant::WeightFormat::F16)},
                       Case{"qwen3moe_q8_0", with_formats(spec("qwen3moe", 4, 2, 32, 8), quant::WeightFormat::Q8_0)}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });

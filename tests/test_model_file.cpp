@@ -319,16 +319,17 @@ TEST_P(UnimplementedKey, IsRefusedByNameUnlessInert) {
 INSTANTIATE_TEST_SUITE_P(
     Keys, UnimplementedKey,
     ::testing::Values(
-        // RoPE scaling
-        KeyCase{"rope_yarn", "llama", "rope.scaling.type", text("yarn"), "'yarn'"},
+        // RoPE scaling: linear and YaRN are implemented (config.rope_scaling), others are not
+        KeyCase{"rope_yarn", "llama", "rope.scaling.type", text("yarn"), nullptr},
         KeyCase{"rope_longrope", "qwen2moe", "rope.scaling.type", text("longrope"), "'longrope'"},
-        KeyCase{"rope_factor", "llama", "rope.scaling.factor", f32(4.0f), "4"},
-        KeyCase{"rope_scale_linear", "qwen3moe", "rope.scale_linear", f32(2.0f), "2"},
-        KeyCase{"rope_attn_factor", "llama", "rope.scaling.attn_factor", f32(0.5f), "0.5"},
+        KeyCase{"rope_yarn_log_mul", "qwen3moe", "rope.scaling.yarn_log_multiplier", f32(0.1f), "0.100000001"},
+        KeyCase{"rope_factor", "llama", "rope.scaling.factor", f32(4.0f), nullptr},
+        KeyCase{"rope_scale_linear", "qwen3moe", "rope.scale_linear", f32(2.0f), nullptr},
+        KeyCase{"rope_attn_factor", "llama", "rope.scaling.attn_factor", f32(0.5f), nullptr},
         KeyCase{"rope_none", "llama", "rope.scaling.type", text("none"), nullptr},
         KeyCase{"rope_linear", "llama", "rope.scaling.type", text("linear"), nullptr},
         KeyCase{"rope_factor_1", "llama", "rope.scaling.factor", f32(1.0f), nullptr},
-        // sliding-window attention
+        // sliding-window attention, where the family has no sliding layers
         KeyCase{"sliding_window", "llama", "attention.sliding_window", u32(4096), "4096"},
         KeyCase{"sliding_window_0", "olmoe", "attention.sliding_window", u32(0), nullptr},
         // soft-capping
@@ -346,6 +347,65 @@ INSTANTIATE_TEST_SUITE_P(
         KeyCase{"causal", "llama", "attention.causal", flag(true), nullptr}),
     [](const ::testing::TestParamInfo<KeyCase>& info) { return std::string(info.param.name); });
 
+
+// gpt-oss's recipe: every piece binds its tensors, the window and layer pattern come from the file
+// (llama.cpp's default pattern 2: even layers slide), YaRN from rope.scaling.*, and the gating is
+// the family's whatever expert_gating_func says (llama.cpp's graph ignores the key there).
+TEST(ModelFile, GptOssBindsItsPiecesAndReadsItsLayerPattern) {
+    SyntheticSpec s = small_spec("gpt-oss");
+    s.n_layers = 3;
+    s.sliding_window = 128;
+    s.rope_scaling = "yarn";
+    s.rope_scaling_factor = 32.0f;
+    s.rope_original_context = 4096;
+    std::vector<uint8_t> bytes = synthetic_model(s).bytes();
+    ModelFile m = ModelFile::from(gguf::File::parse(bytes, kName));
+    const ModelConfig& c = m.config();
+    EXPECT_EQ(c.sliding_window, 128u);
+    EXPECT_EQ(c.sliding_layers, (std::vector<bool>{true, false, true}));
+    EXPECT_EQ(c.rope_scaling.kind, RopeScalingKind::Yarn);
+    EXPECT_EQ(c.rope_scaling.factor, 32.0f);
+    EXPECT_EQ(c.rope_scaling.original_context, 4096u);
+    EXPECT_EQ(c.rope, RopeOrdering::NeoX);
+    EXPECT_EQ(c.moe.gating, moe::Gating::SoftmaxSelected);
+    EXPECT_EQ(c.moe.activation, moe::Activation::SwiGluClamped);
+    for (const LayerWeights& l : m.weights().layers) {
+        EXPECT_EQ(l.o_bias.size(), 256u);
+        EXPECT_EQ(l.sinks.size(), 4u);
+        EXPECT_EQ(l.q_bias.size(), 256u);
+        EXPECT_EQ(l.moe.router_bias.size(), 4u);
+        EXPECT_EQ(l.moe.gate_bias.size(), 4u * 256u);
+        EXPECT_EQ(l.moe.down_bias.size(), 4u * 256u);
+    }
+    // The pattern as a period, as a per-layer array; the gating key changes nothing.
+    auto with_key = [&](const std::string& key, gguf::Value value) {
+        gguf::File f = gguf::File::parse(bytes, kName);
+        gguf::Writer w;
+        for (const auto& [k, v] : f.metadata()) w.set(k, v);
+        w.set(key, value);
+        for (const gguf::TensorInfo& t : f.tensors())
+            w.add_tensor(t.name, t.dims, t.type, std::vector<uint8_t>(t.data.begin(), t.data.end()));
+        std::vector<uint8_t> out = w.bytes();
+        return ModelFile::from(gguf::File::parse(out, kName)).config();
+    };
+    EXPECT_EQ(with_key("gpt-oss.attention.sliding_window_pattern", u32(3)).sliding_layers,
+              (std::vector<bool>{true, true, false}));
+    gguf::Value pattern{gguf::ValueType::Array, gguf::Array{gguf::ValueType::Bool, {flag(false), flag(true), flag(true)}}};
+    EXPECT_EQ(with_key("gpt-oss.attention.sliding_window_pattern", pattern).sliding_layers,
+              (std::vector<bool>{false, true, true}));
+    EXPECT_EQ(with_key("gpt-oss.expert_gating_func", u32(1)).moe.gating, moe::Gating::SoftmaxSelected);
+    // A missing piece is named.
+    for (const char* tensor : {"blk.1.attn_sinks.weight", "blk.0.attn_output.bias", "blk.2.ffn_gate_inp.bias",
+                               "blk.1.ffn_down_exps.bias", "blk.0.post_attention_norm.weight"}) {
+        SCOPED_TRACE(tensor);
+        Edits drop;
+        drop.tensor = [&](std::string& name, auto&, auto&, auto&) { return name != tensor; };
+        expect_error(rewrite(s, drop), ErrorCode::BadFile, {tensor, "missing"});
+    }
+    Edits no_window;
+    no_window.metadata = [](std::string& key, gguf::Value&) { return key != "gpt-oss.attention.sliding_window"; };
+    expect_error(rewrite(s, no_window), ErrorCode::BadFile, {"gpt-oss.attention.sliding_window"});
+}
 
 // GGUF allows any power of two as general.alignment. With 1 or 2, a tensor may start at an
 // offset that is not a multiple of 4; the f32 tensors (norms, routers, biases) are read in place

@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <string>
@@ -174,6 +175,65 @@ TEST_F(NnKernels, RopeMatchesReference) {
     }
 }
 
+// YaRN's numbers for gpt-oss-20b (factor 32 over an original context of 4096, 64 rotary dims,
+// base 150000, llama.cpp's beta_fast 32 and beta_slow 1), worked out by hand from ggml's
+// ggml_rope_yarn_corr_dim: 64 ln(4096 / (32 * 2 pi)) / (2 ln 150000) = 8.09 -> floor 8, and
+// 64 ln(4096 / (2 pi)) / (2 ln 150000) = 17.39 -> ceil 18; the magnitude 1 + 0.1 ln 32.
+TEST_F(NnKernels, YarnParametersAreLlamaCppsForGptOss) {
+    model::RopeScaling yarn{.kind = model::RopeScalingKind::Yarn, .factor = 32.0f, .original_context = 4096};
+    RopeScalingParams p = rope_scaling_params(yarn, 64, 150000.0f);
+    EXPECT_FLOAT_EQ(p.freq_scale, 1.0f / 32.0f);
+    EXPECT_EQ(p.ext_factor, 1.0f);
+    EXPECT_EQ(p.corr_low, 8.0f);
+    EXPECT_EQ(p.corr_high, 18.0f);
+    EXPECT_NEAR(p.mscale, 1.0 + 0.1 * std::log(32.0), 1e-6);
+    // Linear scaling only interpolates; none changes nothing.
+    RopeScalingParams linear = rope_scaling_params({.kind = model::RopeScalingKind::Linear, .factor = 2.0f}, 64, 1e4f);
+    EXPECT_EQ(linear.freq_scale, 0.5f);
+    EXPECT_EQ(linear.ext_factor, 0.0f);
+    EXPECT_EQ(linear.mscale, 1.0f);
+    EXPECT_FALSE(rope_scaling_params({}, 64, 1e4f).scales());
+}
+
+TEST_F(NnKernels, RopeWithYarnAndLinearScalingMatchesReference) {
+    struct Case {
+        model::RopeScaling scaling;
+        uint32_t tokens, heads, head_dim, n_rot, pos0;
+        float base;
+    };
+    const std::vector<Case> cases = {
+        {{.kind = model::RopeScalingKind::Yarn, .factor = 4.0f, .original_context = 64}, 9, 2, 32, 32, 3, 10000.0f},
+        {{.kind = model::RopeScalingKind::Yarn, .factor = 32.0f, .original_context = 4096}, 3, 2, 64, 64, 5000,
+         150000.0f},
+        {{.kind = model::RopeScalingKind::Yarn, .factor = 8.0f, .original_context = 256, .attn_factor = 0.9f}, 4, 3,
+         80, 48, 17, 10000.0f},  // partial rotary dims, a file's attn_factor
+        {{.kind = model::RopeScalingKind::Linear, .factor = 2.0f}, 5, 2, 64, 64, 40, 10000.0f},
+    };
+    for (const Case& s : cases) {
+        const RopeScalingParams p = rope_scaling_params(s.scaling, s.n_rot, s.base);
+        for (bool neox : {false, true}) {
+            SCOPED_TRACE(testing::Message() << "factor=" << s.scaling.factor << " pos0=" << s.pos0 << " n_rot=" << s.n_rot
+                                            << (neox ? " neox" : " normal"));
+            size_t count = size_t(s.tokens) * s.heads * s.head_dim;
+            std::vector<float> x = random_floats(count, count + s.pos0 + neox + 7);
+            gpu::Buffer xb = device_buffer(ctx(), x, "x");
+            run(ctx(), [&](gpu::CommandBuffer& cb) {
+                record_rope(cb, ctx(), xb.address(), s.tokens, s.heads, s.head_dim, s.n_rot, s.pos0, s.base, neox, p);
+            });
+            std::vector<double> want = to_double(x);
+            ref::rope(want, s.tokens, s.heads, s.head_dim, s.n_rot, s.pos0, s.base, neox, p);
+            EXPECT_TRUE(all_close(gpu::download<float>(ctx(), xb, count), want,
+                                  p.mscale * rope_tolerance(s.pos0 + s.tokens - 1)));
+            // The scaling changed the rotation: the unscaled reference is far from it.
+            std::vector<double> plain = to_double(x);
+            ref::rope(plain, s.tokens, s.heads, s.head_dim, s.n_rot, s.pos0, s.base, neox);
+            double diff = 0;
+            for (size_t i = 0; i < count; ++i) diff = std::max(diff, std::abs(plain[i] - want[i]));
+            EXPECT_GT(diff, 1e-2);
+        }
+    }
+}
+
 TEST_F(NnKernels, RopeAtLongPositionsKeepsF32Accuracy) {
     // At position 30000 an f32 angle is only good to ~2e-3 rad; the kernel must not lose more
     // than the f32 angle does (cos/sin of large arguments are where devices differ).
@@ -255,11 +315,14 @@ TEST_F(NnKernels, StoreKvWritesOnlyItsRows) {
 struct AttentionCase {
     uint32_t tokens, pos0, heads, kv_heads, head_dim;
     float q_range = 1.0f;  // wider q: a peakier softmax
+    uint32_t window = 0;   // sliding window (0: full)
+    bool sinks = false;    // a learned logit per head in the denominator (gpt-oss)
 };
 
 std::ostream& operator<<(std::ostream& os, const AttentionCase& s) {
     return os << "T=" << s.tokens << " pos0=" << s.pos0 << " heads=" << s.heads
-              << " kv_heads=" << s.kv_heads << " hd=" << s.head_dim << " q_range=" << s.q_range;
+              << " kv_heads=" << s.kv_heads << " hd=" << s.head_dim << " q_range=" << s.q_range
+              << " window=" << s.window << (s.sinks ? " sinks" : "");
 }
 
 const std::vector<AttentionCase> kAttentionCases = {
@@ -273,6 +336,14 @@ const std::vector<AttentionCase> kAttentionCases = {
     {70, 0, 2, 1, 32},     // prefill whose later tokens span two blocks
     {1, 70, 2, 1, 256},    // the largest head_dim
     {4, 64, 2, 2, 72, 4},  // head_dim not a multiple of the workgroup, block edge at 64, peaky
+    // Sliding windows and sinks (gpt-oss).
+    {1, 37, 4, 2, 128, 1, 8},          // decode far past the window
+    {7, 5, 4, 1, 64, 1, 4, true},      // a prefill whose window moves with each token
+    {9, 0, 2, 1, 32, 1, 16},           // a window larger than the context
+    {1, 0, 4, 4, 32, 1, 1, true},      // a window of one: the token itself, and the sink
+    {2, 150, 2, 1, 64, 1, 100, true},  // a window across key blocks
+    {3, 2, 3, 1, 32, 3, 0, true},      // sinks with full attention, a peaky softmax
+    {70, 0, 2, 1, 32, 1, 65},          // later tokens' windows start past the first block
 };
 
 // Runs attention over caches that hold positions 0 .. pos0 + T - 1 of random K and V, with
@@ -286,7 +357,13 @@ void check_attention(gpu::Context& ctx, KvFormat format, const AttentionCase& s)
         random_floats(size_t(s.tokens) * s.heads * s.head_dim, seed, -s.q_range, s.q_range);
     std::vector<float> k = random_floats(n_pos * kv_row, seed + 1),
                        v = random_floats(n_pos * kv_row, seed + 2);
+    // Positions before every token's window are NaN: a kernel that reads one turns NaN.
+    const size_t hidden = s.window && s.pos0 + 1 > s.window ? s.pos0 + 1 - s.window : 0;
+    std::fill_n(k.begin(), hidden * kv_row, std::numeric_limits<float>::quiet_NaN());
+    std::fill_n(v.begin(), hidden * kv_row, std::numeric_limits<float>::quiet_NaN());
     std::vector<double> k_ref = to_double(k), v_ref = to_double(v);
+    std::vector<float> sinks = s.sinks ? random_floats(s.heads, seed + 3, -2.0f, 2.0f) : std::vector<float>{};
+    gpu::Buffer sinks_buffer = s.sinks ? device_buffer(ctx, sinks, "sinks") : gpu::Buffer{};
 
     size_t cache_words = kv_bytes(format, n_ctx * kv_row) / 4;
     gpu::Buffer kb = poisoned_buffer(ctx, cache_words, "k cache"),
@@ -305,10 +382,11 @@ void check_attention(gpu::Context& ctx, KvFormat format, const AttentionCase& s)
     gpu::Buffer qb = device_buffer(ctx, q, "q"), out = poisoned_buffer(ctx, q.size(), "out");
     run(ctx, [&](gpu::CommandBuffer& cb) {
         record_attention(cb, ctx, qb.address(), kb.address(), vb.address(), format, out.address(),
-                         s.tokens, s.pos0, s.heads, s.kv_heads, s.head_dim, scale);
+                         s.tokens, s.pos0, s.heads, s.kv_heads, s.head_dim, scale, s.window,
+                         s.sinks ? sinks_buffer.address() : 0);
     });
     auto want = ref::attention(to_double(q), k_ref, v_ref, s.tokens, s.pos0, s.heads, s.kv_heads,
-                               s.head_dim, scale);
+                               s.head_dim, scale, s.window, sinks);
     EXPECT_TRUE(all_close(gpu::download<float>(ctx, out, q.size()), want, 1e-5));
 }
 

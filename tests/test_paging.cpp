@@ -146,7 +146,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Case{"llama_8x2_q4k_q6k", spec("llama", 8, 2, quant::WeightFormat::Q4_K, quant::WeightFormat::Q6_K, 11)},
         Case{"qwen3moe_16x4_q8_0", spec("qwen3moe", 16, 4, quant::WeightFormat::Q8_0, quant::WeightFormat::Q8_0, 12)},
-        Case{"qwen2moe_shared_f16", spec("qwen2moe", 8, 2, quant::WeightFormat::F16, quant::WeightFormat::F16, 13)}),
+        Case{"qwen2moe_shared_f16", spec("qwen2moe", 8, 2, quant::WeightFormat::F16, quant::WeightFormat::F16, 13)},
+        // Expert biases stay resident while the experts page; sliding layers, sinks, YaRN.
+        Case{"gpt_oss_8x4_f16", spec("gpt-oss", 8, 4, quant::WeightFormat::F16, quant::WeightFormat::F16, 14)}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 class Paging : public test::GpuTest {};

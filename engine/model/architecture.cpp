@@ -1,6 +1,8 @@
 #include "model/architecture.h"
 
 #include <array>
+#include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "gpu/error.h"
@@ -10,13 +12,27 @@
 namespace moevk::model {
 namespace {
 
-// Facts from llama.cpp's model table (rope type per architecture, norm_w in build_moe_ffn).
+// Facts from llama.cpp's model table (rope type per architecture, norm_w and the gating in
+// build_moe_ffn, the tensors each family's loader creates).
 constexpr std::array kArchitectures{
     // Mixtral files say "llama" and carry experts.
-    Architecture{"llama", RopeOrdering::Normal, QkNorm::None, false, true, false},
-    Architecture{"qwen3moe", RopeOrdering::NeoX, QkNorm::PerHead, false, true, false},
-    Architecture{"qwen2moe", RopeOrdering::NeoX, QkNorm::None, true, false, true},
-    Architecture{"olmoe", RopeOrdering::NeoX, QkNorm::Whole, false, false, false},
+    Architecture{.name = "llama", .renormalize = true},
+    Architecture{.name = "qwen3moe", .rope = RopeOrdering::NeoX, .qk_norm = QkNorm::PerHead, .renormalize = true},
+    Architecture{.name = "qwen2moe", .rope = RopeOrdering::NeoX, .qkv_bias = true, .shared_expert = true},
+    Architecture{.name = "olmoe", .rope = RopeOrdering::NeoX, .qk_norm = QkNorm::Whole},
+    // llama.cpp's LLM_ARCH_OPENAI_MOE (src/models/openai-moe.cpp).
+    Architecture{.name = "gpt-oss",
+                 .rope = RopeOrdering::NeoX,
+                 .qkv_bias = true,
+                 .output_bias = true,
+                 .attention_sinks = true,
+                 .sliding_window_pattern = 2,
+                 .moe_norm = "post_attention_norm",
+                 .gating = moe::Gating::SoftmaxSelected,
+                 .fixed_gating = true,
+                 .router_bias = true,
+                 .expert_biases = true,
+                 .activation = moe::Activation::SwiGluClamped},
 };
 
 class Keys {
@@ -53,6 +69,54 @@ private:
     std::string prefix_;
 };
 
+std::string number_text(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.9g", v);
+    return text;
+}
+
+// rope.scaling.*: none, linear or YaRN (the others, e.g. longrope, are refused later by
+// refuse_unimplemented_keys).
+RopeScaling read_rope_scaling(const gguf::File& file, const Keys& k, const std::string& arch, uint32_t n_ctx_train) {
+    RopeScaling r;
+    std::string type = file.get_string(arch + ".rope.scaling.type").value_or("linear");
+    float factor = k.real("rope.scaling.factor", 0.0f);
+    if (factor == 0.0f) factor = k.real("rope.scale_linear", 0.0f);
+    if (factor == 0.0f) factor = 1.0f;  // 0 is written for "not set"
+    if (!(factor > 0.0f) || !std::isfinite(factor))
+        throw Error(ErrorCode::BadFile, file.path() + ": " + arch + ".rope.scaling.factor = " + number_text(factor) +
+                                            " is not a positive number");
+    r.factor = factor;
+    r.attn_factor = k.real("rope.scaling.attn_factor", 1.0f);
+    if (!(r.attn_factor > 0.0f) || !std::isfinite(r.attn_factor))
+        throw Error(ErrorCode::BadFile, file.path() + ": " + arch + ".rope.scaling.attn_factor = " +
+                                            number_text(r.attn_factor) + " is not a positive number");
+    r.original_context = k.optional("rope.scaling.original_context_length", n_ctx_train, 1, 1u << 24);
+    if (type == "yarn") r.kind = RopeScalingKind::Yarn;
+    else if (type == "linear" && factor != 1.0f) r.kind = RopeScalingKind::Linear;
+    return r;
+}
+
+// The sliding window and which layers use it: attention.sliding_window_pattern as a per-layer
+// bool array, or as the period n (layer i slides when i % n < n - 1), or the family's default n.
+void read_sliding_window(const gguf::File& file, const Keys& k, const std::string& arch, uint32_t default_pattern,
+                         ModelConfig& c) {
+    c.sliding_window = k.require("attention.sliding_window", 1, 1u << 24);
+    const std::string key = arch + ".attention.sliding_window_pattern";
+    const gguf::Value* v = file.find(key);
+    const auto* array = v ? std::get_if<gguf::Array>(&v->data) : nullptr;
+    c.sliding_layers.assign(c.n_layers, false);
+    if (array) {
+        if (array->element_type != gguf::ValueType::Bool || array->items.size() != c.n_layers)
+            throw Error(ErrorCode::BadFile, file.path() + ": " + key + " must be an array of " +
+                                                std::to_string(c.n_layers) + " booleans (one per layer)");
+        for (uint32_t i = 0; i < c.n_layers; ++i) c.sliding_layers[i] = std::get<bool>(array->items[i].data);
+        return;
+    }
+    uint32_t n = k.optional("attention.sliding_window_pattern", default_pattern, 0, 1u << 16);
+    for (uint32_t i = 0; i < c.n_layers; ++i) c.sliding_layers[i] = n == 0 || i % n < n - 1;
+}
+
 }  // namespace
 
 std::span<const Architecture> architectures() { return kArchitectures; }
@@ -79,6 +143,9 @@ ModelConfig read_config(const gguf::File& file) {
     c.rope = arch->rope;
     c.qk_norm = arch->qk_norm;
     c.qkv_bias = arch->qkv_bias;
+    c.output_bias = arch->output_bias;
+    c.attention_sinks = arch->attention_sinks;
+    c.moe_norm = arch->moe_norm;
     c.n_layers = k.require("block_count", 1, 4096);
     c.d_model = k.require("embedding_length", 1, kBig);
     c.n_heads = k.require("attention.head_count", 1, 4096);
@@ -101,8 +168,11 @@ ModelConfig read_config(const gguf::File& file) {
         throw Error(ErrorCode::BadFile, file.path() + ": " + arch_name + ".rope.dimension_count " +
                                             std::to_string(c.n_rot) + " is odd");
     c.rope_base = k.real("rope.freq_base", 10000.0f);
+    c.rope_base_sliding = k.real("rope.freq_base_swa", c.rope_base);
     c.rms_eps = k.real("attention.layer_norm_rms_epsilon", 1e-5f);
     c.n_ctx_train = k.optional("context_length", 4096, 1, 1u << 24);
+    c.rope_scaling = read_rope_scaling(file, k, arch_name, c.n_ctx_train);
+    if (arch->sliding_window_pattern) read_sliding_window(file, k, arch_name, arch->sliding_window_pattern, c);
     // vocab_size is optional in files; the token embedding's shape is checked against it later.
     c.n_vocab = k.optional("vocab_size", 0, 0, 1u << 24);
     if (c.n_vocab == 0)
@@ -131,14 +201,20 @@ ModelConfig read_config(const gguf::File& file) {
         m.d_ff_shared = k.require("expert_shared_feed_forward_length", 1, kBig);
         m.shared_gated = true;
     }
-    m.gating = moe::Gating::Softmax;
-    if (auto g = k.get("expert_gating_func")) {
-        // llama.cpp: 1 = softmax, 2 = sigmoid
-        if (*g == 2) m.gating = moe::Gating::Sigmoid;
-        else if (*g != 1 && *g != 0)
+    m.gating = arch->gating;
+    if (auto g = arch->fixed_gating ? std::nullopt : k.get("expert_gating_func")) {
+        // llama.cpp: 1 = softmax, 2 = sigmoid, 3 = softmax over the selected (0: the default)
+        if (*g == 1) m.gating = moe::Gating::Softmax;
+        else if (*g == 2) m.gating = moe::Gating::Sigmoid;
+        else if (*g == 3) m.gating = moe::Gating::SoftmaxSelected;
+        else if (*g != 0)
             throw Error(ErrorCode::Unsupported, file.path() + ": " + arch_name + ".expert_gating_func " +
-                                                    std::to_string(*g) + " is not softmax (1) or sigmoid (2)");
+                                                    std::to_string(*g) +
+                                                    " is not softmax (1), sigmoid (2) or softmax-weight (3)");
     }
+    m.router_bias = arch->router_bias;
+    m.expert_biases = arch->expert_biases;
+    m.activation = arch->activation;
     m.renormalize = k.flag("expert_weights_norm", arch->renormalize);
     m.weight_scale = k.real("expert_weights_scale", 1.0f);
     if (m.weight_scale == 0.0f) m.weight_scale = 1.0f;  // written as 0 when unused

@@ -138,6 +138,12 @@ moe::MoeWeightsView bind_moe(const TensorBinder& b, const ModelConfig& c, const 
         bind_split_experts(b, m, p, path, v);
     else
         bind_merged_experts(b, m, p, path, v);
+    if (m.router_bias) v.router_bias = b.f32(p + "ffn_gate_inp.bias", {m.n_experts});
+    if (m.expert_biases) {
+        v.gate_bias = b.f32(p + "ffn_gate_exps.bias", {m.d_ff, m.n_experts});
+        v.up_bias = b.f32(p + "ffn_up_exps.bias", {m.d_ff, m.n_experts});
+        v.down_bias = b.f32(p + "ffn_down_exps.bias", {m.d_model, m.n_experts});
+    }
     if (m.d_ff_shared) {
         const auto& sg = b.require(p + "ffn_gate_shexp.weight", {m.d_model, m.d_ff_shared});
         const auto& su = b.require(p + "ffn_up_shexp.weight", {m.d_model, m.d_ff_shared});
@@ -200,11 +206,13 @@ ModelFile ModelFile::from(gguf::File file) {
             l.k_bias = b.optional_f32(p + "attn_k.bias", {c.kv_dim()});
             l.v_bias = b.optional_f32(p + "attn_v.bias", {c.kv_dim()});
         }
+        if (c.output_bias) l.o_bias = b.f32(p + "attn_output.bias", {c.d_model});
+        if (c.attention_sinks) l.sinks = b.f32(p + "attn_sinks.weight", {c.n_heads});
         if (c.qk_norm != QkNorm::None) {
             l.q_norm = b.f32(p + "attn_q_norm.weight", {q_norm_len});
             l.k_norm = b.f32(p + "attn_k_norm.weight", {k_norm_len});
         }
-        l.ffn_norm = b.f32(p + "ffn_norm.weight", {c.d_model});
+        l.ffn_norm = b.f32(p + c.moe_norm + ".weight", {c.d_model});
         l.moe = bind_moe(b, c, p, f.path());
         w.layers.push_back(std::move(l));
     }
@@ -218,6 +226,11 @@ uint64_t ModelFile::active_weight_bytes() const {
     for (const LayerWeights& l : weights_.layers) {
         for (const Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo}) bytes += m->bytes.size();
         bytes += l.moe.router.size_bytes() + (l.attn_norm.size() + l.ffn_norm.size()) * 4;
+        bytes += l.moe.router_bias.size_bytes() + l.o_bias.size_bytes() + l.sinks.size_bytes() +
+                 (l.q_bias.size() + l.k_bias.size() + l.v_bias.size()) * 4;
+        // The selected experts' biases.
+        bytes += uint64_t(c.moe.top_k) * (l.moe.gate_bias.size() + l.moe.up_bias.size() + l.moe.down_bias.size()) *
+                 4 / c.moe.n_experts;
         uint64_t expert = l.moe.experts.empty() ? 0
                                                 : l.moe.experts[0].gate.size() + l.moe.experts[0].up.size() +
                                                       l.moe.experts[0].down.size();

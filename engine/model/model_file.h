@@ -26,9 +26,11 @@ struct LayerWeights {
     std::span<const float> attn_norm;  // [d]
     Matrix wq, wk, wv;                 // [q_dim][d], [kv_dim][d], [kv_dim][d]
     Matrix wo;                         // [d][q_dim]
-    std::span<const float> q_bias, k_bias, v_bias;  // with qkv_bias
+    std::span<const float> q_bias, k_bias, v_bias;  // with qkv_bias, each where the file has it
+    std::span<const float> o_bias;                  // [d] with output_bias
+    std::span<const float> sinks;                   // [n_heads] with attention_sinks
     std::span<const float> q_norm, k_norm;          // [head_dim] per head, or [q_dim] / [kv_dim] whole
-    std::span<const float> ffn_norm;                // [d]
+    std::span<const float> ffn_norm;                // [d], the config's moe_norm tensor
     moe::MoeWeightsView moe;
 };
 

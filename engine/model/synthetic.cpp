@@ -66,6 +66,12 @@ gguf::Writer synthetic_model(const SyntheticSpec& s) {
     w.set_uint32(a + "expert_feed_forward_length", s.d_ff);
     w.set_uint32(a + "vocab_size", s.n_vocab);
     if (arch->shared_expert) w.set_uint32(a + "expert_shared_feed_forward_length", s.d_ff_shared);
+    if (arch->sliding_window_pattern) w.set_uint32(a + "attention.sliding_window", s.sliding_window);
+    if (!s.rope_scaling.empty()) {
+        w.set_string(a + "rope.scaling.type", s.rope_scaling);
+        w.set_float32(a + "rope.scaling.factor", s.rope_scaling_factor);
+        if (s.rope_original_context) w.set_uint32(a + "rope.scaling.original_context_length", s.rope_original_context);
+    }
 
     auto matrix = [&](const std::string& name, quant::WeightFormat f, uint32_t rows, uint32_t row_len) {
         w.add_tensor(name, {row_len, rows}, quant::to_ggml_type(f),
@@ -117,6 +123,9 @@ gguf::Writer synthetic_model(const SyntheticSpec& s) {
             vec(p + "attn_k.bias", g.uniform(kv_dim, -0.1f, 0.1f));
             vec(p + "attn_v.bias", g.uniform(kv_dim, -0.1f, 0.1f));
         }
+        if (arch->output_bias) vec(p + "attn_output.bias", g.uniform(s.d_model, -0.1f, 0.1f));
+        // Sink logits about as large as the attention scores, so they take a real share.
+        if (arch->attention_sinks) vec(p + "attn_sinks.weight", g.uniform(s.n_heads, -1.0f, 1.0f));
         if (arch->qk_norm == QkNorm::PerHead) {
             norm(p + "attn_q_norm.weight", s.head_dim);
             norm(p + "attn_k_norm.weight", s.head_dim);
@@ -124,14 +133,24 @@ gguf::Writer synthetic_model(const SyntheticSpec& s) {
             norm(p + "attn_q_norm.weight", q_dim);
             norm(p + "attn_k_norm.weight", kv_dim);
         }
-        norm(p + "ffn_norm.weight", s.d_model);
+        norm(p + std::string(arch->moe_norm) + ".weight", s.d_model);
         // Router logits a few units apart, as trained routers give, so top-k is rarely a near-tie.
         float rb = 2.0f * std::sqrt(3.0f / float(s.d_model));
         w.add_tensor(p + "ffn_gate_inp.weight", {s.d_model, s.n_experts}, quant::GgmlType::F32,
                      f32_bytes(g.uniform(size_t(s.n_experts) * s.d_model, -rb, rb)));
+        if (arch->router_bias) vec(p + "ffn_gate_inp.bias", g.uniform(s.n_experts, -0.5f, 0.5f));
         experts(p + "ffn_gate_exps.weight", s.gate_up_format, s.d_ff, s.d_model);
         experts(p + "ffn_up_exps.weight", s.gate_up_format, s.d_ff, s.d_model);
         experts(p + "ffn_down_exps.weight", s.down_format, s.d_model, s.d_ff);
+        if (arch->expert_biases) {
+            auto bias = [&](const std::string& name, uint32_t n) {
+                w.add_tensor(name, {n, s.n_experts}, quant::GgmlType::F32,
+                             f32_bytes(g.uniform(size_t(n) * s.n_experts, -0.5f, 0.5f)));
+            };
+            bias(p + "ffn_gate_exps.bias", s.d_ff);
+            bias(p + "ffn_up_exps.bias", s.d_ff);
+            bias(p + "ffn_down_exps.bias", s.d_model);
+        }
         if (arch->shared_expert) {
             matrix(p + "ffn_gate_shexp.weight", s.gate_up_format, s.d_ff_shared, s.d_model);
             matrix(p + "ffn_up_shexp.weight", s.gate_up_format, s.d_ff_shared, s.d_model);

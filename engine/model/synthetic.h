@@ -33,6 +33,13 @@ struct SyntheticSpec {
     quant::WeightFormat output_format = quant::WeightFormat::F32;
     bool tied_output = false;  // no output.weight: the token embedding serves
     bool qkv_bias = true;      // attn_{q,k,v}.bias where the architecture has them (optional there)
+    // Where the architecture has sliding-window layers: the window (its default layer pattern).
+    uint32_t sliding_window = 4;
+    // RoPE scaling keys: "" writes none; "linear" or "yarn" with the factor and, for YaRN, the
+    // original context.
+    std::string rope_scaling;
+    float rope_scaling_factor = 1.0f;
+    uint32_t rope_original_context = 0;
     // The older layout of many Mixtral files: one tensor per expert, blk.N.ffn_gate.E.weight,
     // holding the same values the merged ffn_gate_exps.weight would.
     bool split_experts = false;

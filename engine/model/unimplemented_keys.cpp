@@ -22,12 +22,8 @@ struct NumericKey {
 // ones every family reads) that moe-vk has no kernel for. 0 stands for "not set" where
 // llama.cpp reads it so.
 constexpr NumericKey kNumericKeys[] = {
-    // RoPE frequency scaling: moe-vk rotates by the base frequency only.
-    {"rope.scaling.factor", Leaves::ZeroOrOne},
-    {"rope.scale_linear", Leaves::ZeroOrOne},   // the older name of the linear factor
-    {"rope.scaling.attn_factor", Leaves::One},  // scales cos and sin
-    // Attention over the last N positions only (Mistral-style).
-    {"attention.sliding_window", Leaves::Zero},
+    // DeepSeek-V2's YaRN magnitude correction.
+    {"rope.scaling.yarn_log_multiplier", Leaves::Zero},
     // tanh soft-capping of attention scores and of the logits (Gemma-2 style).
     {"attn_logit_softcapping", Leaves::Zero},
     {"final_logit_softcapping", Leaves::Zero},
@@ -81,10 +77,15 @@ std::string number_text(double v) {
 
 void refuse_unimplemented_keys(const gguf::File& file, const ModelConfig& config) {
     const std::string prefix = config.architecture + ".";
-    // "linear" with a factor of 1 is no scaling; the factor is checked below.
+    // RoPE scaling: none, linear and YaRN are read into config.rope_scaling.
     const std::string type_key = prefix + "rope.scaling.type";
-    if (auto type = file.get_string(type_key); type && *type != "none" && *type != "linear")
-        refuse(file, type_key, gguf::quote(*type), "'none', or 'linear' with factor 1");
+    if (auto type = file.get_string(type_key); type && *type != "none" && *type != "linear" && *type != "yarn")
+        refuse(file, type_key, gguf::quote(*type), "'none', 'linear' or 'yarn'");
+    // Attention over the last N positions only, where the family has no sliding-window layers
+    // (Mistral-style, every layer).
+    if (config.sliding_layers.empty())
+        if (auto v = file.get_float(prefix + "attention.sliding_window"); v && *v != 0.0)
+            refuse(file, prefix + "attention.sliding_window", number_text(*v), "0, full attention");
     for (const NumericKey& k : kNumericKeys) {
         const std::string key = prefix + k.key;
         if (auto v = file.get_float(key); v && !leaves_alone(k.leaves, *v))

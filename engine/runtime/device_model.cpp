@@ -62,13 +62,15 @@ DeviceModel::DeviceModel(gpu::Context& ctx, const model::ModelFile& model, const
         d.q_bias = up.floats(l.q_bias, p + "attn_q.bias");
         d.k_bias = up.floats(l.k_bias, p + "attn_k.bias");
         d.v_bias = up.floats(l.v_bias, p + "attn_v.bias");
+        d.o_bias = up.floats(l.o_bias, p + "attn_output.bias");
+        d.sinks = up.floats(l.sinks, p + "attn_sinks");
         d.wq = up.matrix(l.wq);
         d.wk = up.matrix(l.wk);
         d.wv = up.matrix(l.wv);
         d.wo = up.matrix(l.wo);
         d.moe = std::make_unique<moe::DeviceMoeWeights>(ctx, l.moe, !options.page_experts);
         up.total += d.moe->expert_bytes() * (options.page_experts ? 0 : config_.moe.n_experts) +
-                    d.moe->shared_expert_bytes() + l.moe.router.size_bytes();
+                    d.moe->shared_expert_bytes() + l.moe.router.size_bytes() + d.moe->bias_bytes();
         layers_.push_back(std::move(d));
         if (progress) progress(i + 1, n);
     }

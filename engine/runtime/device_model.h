@@ -22,6 +22,7 @@ struct DeviceMatrix {
 
 struct DeviceLayer {
     gpu::Buffer attn_norm, ffn_norm, q_norm, k_norm, q_bias, k_bias, v_bias;  // f32; empty when absent
+    gpu::Buffer o_bias, sinks;                                                 // f32; empty when absent
     DeviceMatrix wq, wk, wv, wo;
     std::unique_ptr<moe::DeviceMoeWeights> moe;
 };

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "runtime/attention_params.h"
+
 namespace moevk::runtime {
 namespace {
 
@@ -54,8 +56,7 @@ void ForwardRecorder::attention_block(gpu::CommandBuffer& cb, uint32_t i, uint32
                                       std::span<const StepSequence> sequences) const {
     const model::ModelConfig& c = model_.config();
     const uint32_t d = c.d_model;
-    const bool neox = c.rope == model::RopeOrdering::NeoX;
-    const float scale = 1.0f / std::sqrt(float(c.head_dim));
+    const AttentionParams a = attention_params(c, i);
     const DeviceLayer& l = model_.layers()[i];
     // h = norm(x); q, k, v; per-head or whole Q/K norm; rope; cache; attend.
     record_rmsnorm(cb, ctx_, act_.x.address(), l.attn_norm.address(), act_.h.address(), T, d, c.rms_eps);
@@ -84,10 +85,10 @@ void ForwardRecorder::attention_block(gpu::CommandBuffer& cb, uint32_t i, uint32
     // Per sequence: its rows, its positions, its cache.
     const uint64_t q_row = uint64_t(c.q_dim()) * 4, kv_row = uint64_t(c.kv_dim()) * 4;
     for (const StepSequence& s : sequences) {
-        record_rope(cb, ctx_, q + s.first_row * q_row, s.tokens, c.n_heads, c.head_dim, c.n_rot, s.position,
-                    c.rope_base, neox);
-        record_rope(cb, ctx_, k + s.first_row * kv_row, s.tokens, c.n_kv_heads, c.head_dim, c.n_rot, s.position,
-                    c.rope_base, neox);
+        record_rope(cb, ctx_, q + s.first_row * q_row, s.tokens, c.n_heads, c.head_dim, a.n_rot, s.position,
+                    a.rope_base, a.neox, a.rope_scaling);
+        record_rope(cb, ctx_, k + s.first_row * kv_row, s.tokens, c.n_kv_heads, c.head_dim, a.n_rot, s.position,
+                    a.rope_base, a.neox, a.rope_scaling);
     }
     cb.barrier();
     for (const StepSequence& s : sequences) {
@@ -100,10 +101,14 @@ void ForwardRecorder::attention_block(gpu::CommandBuffer& cb, uint32_t i, uint32
     for (const StepSequence& s : sequences)
         record_attention(cb, ctx_, q + s.first_row * q_row, (*s.k_cache)[i].address(), (*s.v_cache)[i].address(),
                          s.kv_format, act_.att.address() + s.first_row * q_row, s.tokens, s.position, c.n_heads,
-                         c.n_kv_heads, c.head_dim, scale);
+                         c.n_kv_heads, c.head_dim, a.scale, a.window, l.sinks ? l.sinks.address() : 0);
     cb.barrier();
     linear(cb, *l.wo.linear, act_.att, act_.o, T);
     cb.barrier();
+    if (l.o_bias) {
+        record_bias_add(cb, ctx_, act_.o.address(), l.o_bias, T, d);
+        cb.barrier();
+    }
     record_add(cb, ctx_, act_.x.address(), act_.o.address(), T * d);
     cb.barrier();
 

@@ -21,15 +21,17 @@ struct RopePush {
     Address x;
     uint32_t total, n_heads, head_dim, half_rot, pos0, neox;
     float log2_step;
+    float freq_scale, ext_factor, corr_low, corr_high, mscale;
 };
 struct StoreKvPush {
     Address src, cache;
     uint32_t count, first;
 };
 struct AttentionPush {
-    Address q, k, v, dst;
+    Address q, k, v, dst, sinks;
     uint32_t pos0, n_heads, group, kv_row, head_dim;
     float scale;
+    uint32_t window, has_sinks;
 };
 struct EmbedPush {
     Address table, ids, dst;
@@ -40,8 +42,9 @@ struct AddPush {
     uint32_t count;
 };
 static_assert(sizeof(RmsnormPush) <= gpu::kPushConstantBytes);
-static_assert(sizeof(RopePush) == 8 + 7 * 4 + 4);  // 36 bytes of fields, padded to 40
-static_assert(sizeof(AttentionPush) == 4 * 8 + 6 * 4);
+static_assert(sizeof(RopePush) == 8 + 12 * 4);
+static_assert(sizeof(AttentionPush) == 5 * 8 + 8 * 4);
+static_assert(sizeof(AttentionPush) <= gpu::kPushConstantBytes);
 static_assert(NN_ATTN_BLOCK == NN_ATTN_THREADS, "attention scores one key per thread");
 static_assert(NN_ATTN_MAX_HEAD_DIM % NN_ATTN_THREADS == 0);
 
@@ -109,10 +112,13 @@ void record_rmsnorm(gpu::CommandBuffer& cb, gpu::Context& ctx, Address x, Addres
 
 void record_rope(gpu::CommandBuffer& cb, gpu::Context& ctx, Address x, uint32_t tokens,
                  uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, uint32_t pos0,
-                 float freq_base, bool neox) {
+                 float freq_base, bool neox, const RopeScalingParams& scaling) {
     const char* op = "rope";
     require_address(op, "x", x);
     if (n_heads == 0) invalid(op, "n_heads must be positive, got 0");
+    for (float v : {scaling.freq_scale, scaling.mscale})
+        if (!(v > 0.0f) || !std::isfinite(v))
+            invalid(op, "freq_scale and mscale must be finite and positive, got " + std::to_string(v));
     if (n_rot < 2 || n_rot % 2 != 0 || n_rot > head_dim)
         invalid(op, "n_rot must be even and in 2..head_dim (" + std::to_string(head_dim) +
                         "), got " + std::to_string(n_rot));
@@ -131,7 +137,12 @@ void record_rope(gpu::CommandBuffer& cb, gpu::Context& ctx, Address x, uint32_t 
                   half_rot,
                   pos0,
                   neox ? 1u : 0u,
-                  static_cast<float>(-2.0 * std::log2(double(freq_base)) / n_rot)};
+                  static_cast<float>(-2.0 * std::log2(double(freq_base)) / n_rot),
+                  scaling.freq_scale,
+                  scaling.ext_factor,
+                  scaling.corr_low,
+                  scaling.corr_high,
+                  scaling.mscale};
     dispatch_flat(cb, ctx.pipeline("rope", {NN_ELEMENTWISE_THREADS}), &push, sizeof(push),
                   push.total);
 }
@@ -155,8 +166,10 @@ void record_store_kv(gpu::CommandBuffer& cb, gpu::Context& ctx, Address src, Add
 
 void record_attention(gpu::CommandBuffer& cb, gpu::Context& ctx, Address q, Address k_cache,
                       Address v_cache, KvFormat format, Address out, uint32_t tokens, uint32_t pos0,
-                      uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim, float scale) {
+                      uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim, float scale,
+                      uint32_t window, Address sinks) {
     const char* op = "attention";
+    if (sinks) require_address(op, "sinks", sinks);
     require_address(op, "q", q);
     require_address(op, "k_cache", k_cache);
     require_address(op, "v_cache", v_cache);
@@ -177,9 +190,19 @@ void record_attention(gpu::CommandBuffer& cb, gpu::Context& ctx, Address q, Addr
     require_index_range(op, "q", uint64_t(tokens) * n_heads * head_dim);
     require_index_range(op, "the caches up to pos0 + tokens",
                         (uint64_t(pos0) + tokens) * n_kv_heads * head_dim);
-    AttentionPush push{
-        q,        k_cache, v_cache, out, pos0, n_heads, n_heads / n_kv_heads, n_kv_heads * head_dim,
-        head_dim, scale};
+    AttentionPush push{q,
+                       k_cache,
+                       v_cache,
+                       out,
+                       sinks,
+                       pos0,
+                       n_heads,
+                       n_heads / n_kv_heads,
+                       n_kv_heads * head_dim,
+                       head_dim,
+                       scale,
+                       window,
+                       sinks != 0 ? 1u : 0u};
     const char* shader = format == KvFormat::F16 ? "attention_f16" : "attention_f32";
     cb.dispatch_groups(ctx.pipeline(shader, {NN_ATTN_THREADS}), &push, sizeof(push), n_heads,
                        tokens);

@@ -11,6 +11,7 @@
 #include "gpu/commands.h"
 #include "gpu/context.h"
 #include "quant/formats.h"
+#include "runtime/rope_scaling.h"
 
 namespace moevk::runtime {
 
@@ -31,10 +32,11 @@ void record_rmsnorm(gpu::CommandBuffer& cb, gpu::Context& ctx, Address x, Addres
 // Rotary embedding in place on x [tokens][n_heads][head_dim] f32; token t is at position pos0 + t.
 // The first n_rot dims of each head turn, pair i by pos * freq_base^(-2i/n_rot): pairs
 // (2i, 2i+1) normally (GPT-J / llama), (i, i + n_rot/2) with `neox`. n_rot is even and at most
-// head_dim; positions stay below 2^24 (exact in f32).
+// head_dim; positions stay below 2^24 (exact in f32). `scaling` applies linear or YaRN frequency
+// scaling (runtime/rope_scaling.h).
 void record_rope(gpu::CommandBuffer& cb, gpu::Context& ctx, Address x, uint32_t tokens,
                  uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, uint32_t pos0,
-                 float freq_base, bool neox);
+                 float freq_base, bool neox, const RopeScalingParams& scaling = {});
 
 // cache[pos0 + t][j] = src[t][j]: src f32 [tokens][row], cache [n_ctx][row] in `format` (row even
 // for F16). The caller keeps pos0 + tokens within n_ctx.
@@ -46,9 +48,14 @@ void record_store_kv(gpu::CommandBuffer& cb, gpu::Context& ctx, Address src, Add
 // 0 .. pos0 + tokens - 1. Token t (position pos0 + t) attends to positions 0 .. pos0 + t, head h
 // to kv head h / (n_heads / n_kv_heads), with softmax(scale * q . k) in f32. head_dim <= 256
 // (even for F16); tokens and n_heads <= 65535. out must not overlap q.
+// With `window` > 0 a token attends to the last `window` positions only, itself included
+// (sliding-window layers: positions P - window + 1 .. P). With `sinks` (f32 [n_heads], gpt-oss)
+// head h's softmax denominator gains exp(sinks[h]): a logit with no value that takes weight away
+// from the keys.
 void record_attention(gpu::CommandBuffer& cb, gpu::Context& ctx, Address q, Address k_cache,
                       Address v_cache, KvFormat format, Address out, uint32_t tokens, uint32_t pos0,
-                      uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim, float scale);
+                      uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim, float scale,
+                      uint32_t window = 0, Address sinks = 0);
 
 // out[t][i] = dequant(table[ids[t]])[i]: table [n_vocab][n] in `format`, ids u32 [tokens] (each
 // below n_vocab: the kernel cannot check), out f32 [tokens][n]. n is a whole number of the

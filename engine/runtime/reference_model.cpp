@@ -5,6 +5,7 @@
 
 #include "gpu/error.h"
 #include "moe/reference.h"
+#include "runtime/attention_params.h"
 #include "runtime/reference_ops.h"
 
 namespace moevk::runtime::ref {
@@ -42,10 +43,17 @@ moe::reference::LayerResult moe_block(const std::vector<double>& h, uint32_t tok
     w.router.assign(v.router.begin(), v.router.end());
     w.selection_bias.assign(v.selection_bias.begin(), v.selection_bias.end());
     w.shared_gate.assign(v.shared_gate.begin(), v.shared_gate.end());
+    w.router_bias.assign(v.router_bias.begin(), v.router_bias.end());
     std::vector<moe::DenseExpert> dense;
-    for (const moe::ExpertView& e : v.experts) dense.push_back(dense_expert(e, v.formats, c.d_model, c.d_ff));
+    for (uint32_t e = 0; e < c.n_experts; ++e) {
+        dense.push_back(dense_expert(v.experts[e], v.formats, c.d_model, c.d_ff));
+        moe::attach_biases(dense.back(), v, e);
+    }
     moe::DenseExpert shared;
-    if (c.d_ff_shared) shared = dense_expert(v.shared, v.shared_formats, c.d_model, c.d_ff_shared);
+    if (c.d_ff_shared) {
+        shared = dense_expert(v.shared, v.shared_formats, c.d_model, c.d_ff_shared);
+        shared.activation = c.activation;
+    }
     std::vector<float> x(h.begin(), h.end());
     return moe::reference::layer(x, tokens, w, dense, c.d_ff_shared ? &shared : nullptr);
 }
@@ -56,7 +64,6 @@ ForwardResult forward(const model::ModelFile& model, std::span<const uint32_t> t
     const model::ModelConfig& c = model.config();
     const model::ModelWeights& w = model.weights();
     const size_t T = tokens.size(), d = c.d_model;
-    const bool neox = c.rope == model::RopeOrdering::NeoX;
 
     std::vector<float> embd = dequantize(w.token_embd);
     std::vector<double> x(T * d);
@@ -68,7 +75,9 @@ ForwardResult forward(const model::ModelFile& model, std::span<const uint32_t> t
     }
 
     ForwardResult result;
-    for (const model::LayerWeights& l : w.layers) {
+    for (uint32_t i = 0; i < c.n_layers; ++i) {
+        const model::LayerWeights& l = w.layers[i];
+        const AttentionParams a = attention_params(c, i);
         std::vector<double> h = x;
         rmsnorm(h, T, d, l.attn_norm, c.rms_eps);
         std::vector<double> q = linear_of(h, T, l.wq), k = linear_of(h, T, l.wk), v = linear_of(h, T, l.wv);
@@ -82,11 +91,12 @@ ForwardResult forward(const model::ModelFile& model, std::span<const uint32_t> t
             rmsnorm(q, T, c.q_dim(), l.q_norm, c.rms_eps);
             rmsnorm(k, T, c.kv_dim(), l.k_norm, c.rms_eps);
         }
-        rope(q, T, c.n_heads, c.head_dim, c.n_rot, 0, c.rope_base, neox);
-        rope(k, T, c.n_kv_heads, c.head_dim, c.n_rot, 0, c.rope_base, neox);
-        std::vector<double> att =
-            attention(q, k, v, T, 0, c.n_heads, c.n_kv_heads, c.head_dim, 1.0 / std::sqrt(double(c.head_dim)));
+        rope(q, T, c.n_heads, c.head_dim, a.n_rot, 0, a.rope_base, a.neox, a.rope_scaling);
+        rope(k, T, c.n_kv_heads, c.head_dim, a.n_rot, 0, a.rope_base, a.neox, a.rope_scaling);
+        std::vector<double> att = attention(q, k, v, T, 0, c.n_heads, c.n_kv_heads, c.head_dim,
+                                            1.0 / std::sqrt(double(c.head_dim)), a.window, l.sinks);
         std::vector<double> o = linear_of(att, T, l.wo);
+        add_bias(o, l.o_bias);
         for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
 
         h = x;

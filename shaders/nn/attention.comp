@@ -3,6 +3,9 @@
 // Causal multi-head attention over a KV cache, with grouped-query heads:
 //   out[t][h] = sum_j softmax_j(scale * q[t][h] . k[j][g]) v[j][g],  j in [0, pos0 + t],
 //   g = h / group.
+// With a window W (sliding-window layers) j runs over [max(0, pos0 + t + 1 - W), pos0 + t] only.
+// With sinks (gpt-oss) the softmax's denominator also holds exp(sinks[h]): a logit of its own
+// per head (not scaled) whose value is zero.
 // One workgroup per (head, token). Keys are visited NN_ATTN_BLOCK at a time with a running max m
 // and running sum l (online softmax): each block's probabilities are taken against the new max,
 // and what was accumulated so far is rescaled by exp(m_old - m_new). Nothing is kept per key, so
@@ -23,12 +26,15 @@ layout(push_constant, scalar) uniform Push {
     Uints k;     // [n_ctx][n_kv_heads][head_dim]
     Uints v;     // [n_ctx][n_kv_heads][head_dim]
     Floats dst;  // [T][n_heads][head_dim]
+    Floats sinks;  // [n_heads], read when has_sinks
     uint pos0;
     uint n_heads;
     uint group;   // n_heads / n_kv_heads
     uint kv_row;  // n_kv_heads * head_dim: values per cache position
     uint head_dim;
     float scale;
+    uint window;  // 0: every earlier position
+    uint has_sinks;
 } pc;
 
 shared float qs[NN_ATTN_MAX_HEAD_DIM];
@@ -70,12 +76,13 @@ void main() {
     barrier();
 
     uint n_keys = pc.pos0 + t + 1u;  // causal: positions 0 .. pos0 + t
+    uint first = pc.window != 0u && n_keys > pc.window ? n_keys - pc.window : 0u;
     float m = NEG_BIG;
     float l = 0.0;
     float acc[DPT];
     for (uint r = 0u; r < DPT; ++r) acc[r] = 0.0;
 
-    for (uint j0 = 0u; j0 < n_keys; j0 += WG) {
+    for (uint j0 = first; j0 < n_keys; j0 += WG) {
         // Thread tid scores key j0 + tid; only the last block has keys past n_keys.
         uint j = j0 + tid;
         bool valid = j < n_keys;
@@ -98,7 +105,7 @@ void main() {
             barrier();
         }
         // Nothing accumulated before the first block, and m is not a score yet there.
-        float rescale = j0 == 0u ? 0.0 : exp(m - m_new);
+        float rescale = j0 == first ? 0.0 : exp(m - m_new);
         l = l * rescale + red[0];
         m = m_new;
 
@@ -114,8 +121,15 @@ void main() {
         barrier();  // probs and red are rewritten by the next block
     }
 
+    float rescale = 1.0;
+    if (pc.has_sinks != 0u) {
+        float sink = pc.sinks.v[h];
+        float m_new = max(m, sink);
+        rescale = exp(m - m_new);
+        l = l * rescale + exp(sink - m_new);
+    }
     for (uint r = 0u; r < DPT; ++r) {
         uint d = tid + r * WG;
-        if (d < pc.head_dim) pc.dst.v[q_base + d] = acc[r] / l;
+        if (d < pc.head_dim) pc.dst.v[q_base + d] = acc[r] * rescale / l;
     }
 }
