@@ -46,17 +46,21 @@ void run(gpu::Context& ctx, const std::function<void(gpu::CommandBuffer&)>& reco
 }
 
 TEST_F(MoeStages, RouterMatchesReference) {
-    struct Case { uint32_t tokens, experts, d; };
-    for (Case s : {Case{1, 1, 33}, Case{2, 8, 100}, Case{7, 60, 257}, Case{64, 128, 64}, Case{513, 8, 96}}) {
-        SCOPED_TRACE(testing::Message() << "T=" << s.tokens << " E=" << s.experts << " d=" << s.d);
+    struct Case { uint32_t tokens, experts, d; bool bias = false; };
+    for (Case s : {Case{1, 1, 33}, Case{2, 8, 100}, Case{7, 60, 257}, Case{64, 128, 64}, Case{513, 8, 96},
+                   Case{1, 32, 96, true}, Case{9, 128, 100, true}}) {  // gpt-oss's router bias
+        SCOPED_TRACE(testing::Message() << "T=" << s.tokens << " E=" << s.experts << " d=" << s.d << " bias=" << s.bias);
         MoeWeights w;
-        w.config = {.d_model = s.d, .d_ff = 32, .n_experts = s.experts, .top_k = 1};
+        w.config = {.d_model = s.d, .d_ff = 32, .n_experts = s.experts, .top_k = 1, .router_bias = s.bias};
         w.router = random_floats(size_t(s.experts) * s.d, 1 + s.tokens);
+        if (s.bias) w.router_bias = random_floats(s.experts, 3 + s.tokens, -2.0f, 2.0f);
         std::vector<float> x = random_floats(size_t(s.tokens) * s.d, 2 + s.tokens);
         gpu::Buffer xb = device_buffer(ctx(), x, "x"), wb = device_buffer(ctx(), w.router, "router");
+        gpu::Buffer bb = s.bias ? device_buffer(ctx(), w.router_bias, "router bias") : gpu::Buffer{};
         gpu::Buffer logits = poisoned_buffer(ctx(), size_t(s.tokens) * s.experts, "logits");
         run(ctx(), [&](gpu::CommandBuffer& cb) {
-            record_router(cb, ctx(), xb.address(), wb.address(), logits.address(), s.tokens, s.d, s.experts);
+            record_router(cb, ctx(), xb.address(), wb.address(), logits.address(), s.tokens, s.d, s.experts,
+                          s.bias ? bb.address() : 0);
         });
         auto got = gpu::download<float>(ctx(), logits, size_t(s.tokens) * s.experts);
         EXPECT_TRUE(all_close(got, reference::router_logits(x, s.tokens, w), 1e-5));
@@ -103,6 +107,9 @@ TEST_F(MoeStages, TopkMatchesReference) {
         {513, 8, 8, Gating::Softmax, false, true, 1.0f},   {33, 256, 16, Gating::Sigmoid, true, true, 2.5f},
         {17, 64, 6, Gating::Sigmoid, false, true, 1.0f},   {9, 60, 4, Gating::Softmax, true, false, 1.0f},
         {5, 128, 8, Gating::Sigmoid, true, false, 0.5f},
+        // gpt-oss: a softmax over the selected logits only
+        {1, 32, 4, Gating::SoftmaxSelected, false, false, 1.0f}, {19, 128, 4, Gating::SoftmaxSelected, false, false, 1.0f},
+        {3, 16, 16, Gating::SoftmaxSelected, false, false, 2.0f}, {8, 8, 1, Gating::SoftmaxSelected, false, true, 1.0f},
     };
     for (const TopkCase& s : cases) {
         SCOPED_TRACE(testing::Message() << "T=" << s.tokens << " E=" << s.experts << " K=" << s.k);
@@ -112,7 +119,7 @@ TEST_F(MoeStages, TopkMatchesReference) {
 
 TEST_F(MoeStages, TopkTiesGoToTheLowerExpert) {
     // Every token has all-equal logits, then a block of equal maxima in the middle.
-    for (Gating g : {Gating::Softmax, Gating::Sigmoid}) {
+    for (Gating g : {Gating::Softmax, Gating::Sigmoid, Gating::SoftmaxSelected}) {
         TopkCase s{3, 16, 4, g, false, true, 1.0f};
         std::vector<float> logits(3 * 16, 0.25f);
         for (uint32_t e = 5; e < 12; ++e) logits[16 + e] = 1.5f;
@@ -125,7 +132,7 @@ TEST_F(MoeStages, TopkTiesGoToTheLowerExpert) {
 // still give K distinct valid expert ids, never the padding's 0xFFFFFFFF that the expert
 // kernels would index with.
 TEST_F(MoeStages, TopkOfNanLogitsSelectsValidExperts) {
-    for (Gating g : {Gating::Softmax, Gating::Sigmoid}) {
+    for (Gating g : {Gating::Softmax, Gating::Sigmoid, Gating::SoftmaxSelected}) {
         const uint32_t T = 3, E = 12, K = 4;
         std::vector<float> logits = random_floats(size_t(T) * E, 5, -4, 4);
         for (uint32_t e = 0; e < E; ++e) logits[e] = std::nanf("");  // token 0: all NaN
