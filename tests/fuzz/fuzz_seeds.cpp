@@ -113,7 +113,7 @@ moevk::model::SyntheticSpec tiny(const std::string& arch, uint32_t n_vocab) {
 void model_seeds(const fs::path& dir) {
     int i = 0;
     // Every architecture, in the formats a 32-wide row can hold, tied and untied.
-    for (const char* arch : {"llama", "qwen3moe", "qwen2moe", "olmoe"}) {
+    for (const char* arch : {"llama", "qwen3moe", "qwen2moe", "olmoe", "gpt-oss"}) {
         for (WeightFormat f :
              {WeightFormat::F32, WeightFormat::F16, WeightFormat::Q8_0, WeightFormat::Q4_1}) {
             moevk::model::SyntheticSpec s = tiny(arch, 8);

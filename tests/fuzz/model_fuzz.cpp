@@ -94,7 +94,15 @@ uint64_t use_model(const moevk::model::ModelFile& mf) {
             __builtin_trap();
         sum += touch(sh.gate) + touch(sh.up) + touch(sh.down);
         sum += touch(l.moe.shared_gate, m.d_ff_shared && m.shared_gated ? m.d_model : 0);
+        // gpt-oss's pieces: whole where the config has them, absent otherwise.
+        sum += touch(l.o_bias, c.output_bias ? c.d_model : 0) + touch(l.sinks, c.attention_sinks ? c.n_heads : 0);
+        sum += touch(l.moe.router_bias, m.router_bias ? m.n_experts : 0);
+        size_t per_expert = m.expert_biases ? m.n_experts : 0;
+        sum += touch(l.moe.gate_bias, per_expert * m.d_ff) + touch(l.moe.up_bias, per_expert * m.d_ff);
+        sum += touch(l.moe.down_bias, per_expert * m.d_model);
     }
+    if (!c.sliding_layers.empty() && (c.sliding_layers.size() != c.n_layers || c.sliding_window == 0))
+        __builtin_trap();
     return sum;
 }
 
