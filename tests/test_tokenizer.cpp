@@ -14,6 +14,7 @@
 #include "gpu/error.h"
 #include "test_support.h"
 #include "text/detokenizer.h"
+#include "text/harmony_reply.h"
 #include "text/pre_tokenizer.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
@@ -350,6 +351,34 @@ TEST(SpecialTokens, HarmonyTags) {
     EXPECT_TRUE(other.is_eog(end));
     EXPECT_EQ(other.token_text(end), "");
     EXPECT_EQ(other.token_text(*other.find_token("<|channel|>")), "<|channel|>");
+}
+
+// What a generation streams for a gpt-oss reply: each token through a Detokenizer, up to the
+// end-of-generation token, which is not streamed; the harmony splitter then gives the channels.
+TEST(SpecialTokens, HarmonyReplyFromGeneratedTokens) {
+    const Tokenizer tok = harmony_tokenizer();
+    const std::string reply =
+        "<|channel|>analysis<|message|>Hi ok<|end|><|start|>assistant"
+        "<|channel|>final<|message|>ok<|return|>";
+    // Words the small vocabulary has no merge for come letter by letter.
+    std::vector<uint32_t> ids = tok.encode(reply, false, true);
+    ASSERT_TRUE(tok.is_eog(ids.back()));
+    text::Detokenizer detok(tok, false, false);
+    text::HarmonyReply split;
+    std::string analysis, final_text;
+    auto take = [&](const std::vector<text::HarmonyReply::Piece>& pieces) {
+        for (const text::HarmonyReply::Piece& p : pieces)
+            (p.channel == text::Channel::Final ? final_text : analysis) += p.text;
+    };
+    for (uint32_t id : ids) {
+        if (tok.is_eog(id)) break;
+        take(split.feed(detok.push(id)));
+    }
+    take(split.feed(detok.flush()));
+    take(split.finish(text::HarmonyReply::End::StopToken));
+    EXPECT_EQ(analysis, "Hi ok");
+    EXPECT_EQ(final_text, "ok");
+    EXPECT_TRUE(split.final_ended());
 }
 
 // --- streaming text out -----------------------------------------------------------------------
