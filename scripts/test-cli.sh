@@ -6,7 +6,9 @@
 #   - moe-run says why its generation ended, and a context filled by generation is not an error;
 #   - moe-chat: an unknown /command is not sent to the model; speeds only over enough tokens;
 #     no carriage returns in a log; in a real terminal (tmux) Ctrl-C clears the typed line and
-#     the chat goes on, Ctrl-D leaves, and a long prompt shows its progress.
+#     the chat goes on, Ctrl-D leaves, and a long prompt shows its progress;
+#   - moe-chat with gpt-oss's template: --reasoning-effort reaches the system message, a reply
+#     without harmony's tags is shown whole, --show-reasoning with another template is noted.
 # ctest runs this as `cli_checks`. Outputs stay in BUILD_DIR/cli-test/.
 #
 #   scripts/test-cli.sh BUILD_DIR
@@ -101,6 +103,7 @@ refused chat-top-p "top-p" "$chat" -m "$model" -p hi --top-p 2
 refused chat-max-tokens-zero "max-tokens" "$chat" -m "$model" -p hi -n 0
 refused chat-policy-alone "requires --vram-budget" "$chat" -m "$model" -p hi --cache-policy lfu
 refused chat-template "not a format" "$chat" -m "$model" -p hi --chat-template nonesuch
+refused chat-reasoning-effort "reasoning-effort" "$chat" -m "$model" -p hi --reasoning-effort extreme
 write_fails chat-stdout-full "standard output failed" sh -c "exec '$chat' -m '$model' -p hi -n 8 --seed 1 >/dev/full"
 
 printf '/nonesuch\n/help\n/quit\n' | timeout 300 "$chat" -m "$model" --seed 1 -n 8 >"$out/chat-command.out" 2>"$out/chat-command.err"
@@ -120,6 +123,33 @@ elif ! grep -q "reply 1 tokens; ended by" "$out/chat-one.err"; then
   fail "chat-one-token: no stats line: $(tail -2 "$out/chat-one.err")"
 else
   echo "ok   chat-one-token: no speed over one token"
+fi
+
+echo "== moe-chat: gpt-oss's template (harmony) on the demo model"
+# The demo's vocabulary has no harmony tags, so its replies have none: the reply is taken whole as
+# the answer. The system message states the effort, so the prompt's length follows it.
+for effort in low high; do
+  timeout 300 "$chat" -m "$model" --chat-template gpt-oss --reasoning-effort "$effort" --show-reasoning \
+    -p hi -n 3 --seed 1 --stats >"$out/chat-effort-$effort.out" 2>"$out/chat-effort-$effort.err" || true
+done
+low=$(grep -o '^\[prompt [0-9]* tokens' "$out/chat-effort-low.err" | grep -o '[0-9]*' || true)
+high=$(grep -o '^\[prompt [0-9]* tokens' "$out/chat-effort-high.err" | grep -o '[0-9]*' || true)
+if [ -z "$low" ] || [ -z "$high" ]; then
+  fail "chat-effort: no stats line: $(tail -2 "$out/chat-effort-low.err" "$out/chat-effort-high.err")"
+elif [ "$low" -eq "$high" ]; then
+  fail "chat-effort: --reasoning-effort low and high give prompts of one length ($low tokens)"
+elif ! grep -q '[a-z]' "$out/chat-effort-high.out"; then
+  fail "chat-effort: a reply without tags was not shown: '$(cat "$out/chat-effort-high.out")'"
+elif grep -q $'\033' "$out/chat-effort-high.out"; then
+  fail "chat-effort: escape sequences in a reply written to a file"
+else
+  echo "ok   chat-effort: prompts of $low (low) and $high (high) tokens, reply '$(head -c 60 "$out/chat-effort-high.out")'"
+fi
+timeout 300 "$chat" -m "$model" --show-reasoning -p hi -n 1 --seed 1 >"$out/chat-reasoning-note.out" 2>"$out/chat-reasoning-note.err" || true
+if grep -q "apply to gpt-oss's template, not chatml" "$out/chat-reasoning-note.err"; then
+  echo "ok   chat-reasoning-note: $(grep -m1 'apply to' "$out/chat-reasoning-note.err" | head -c 120)"
+else
+  fail "chat-reasoning-note: --show-reasoning with a ChatML template is not noted: $(tail -2 "$out/chat-reasoning-note.err")"
 fi
 
 echo "== moe-chat in a terminal (tmux)"

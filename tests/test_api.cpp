@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <numeric>
 #include <optional>
@@ -1991,6 +1992,82 @@ TEST_F(Api, TokenizerWrappersThrowForBadInput) {
     for (int i = 0; i < 200; ++i) long_text += "the licence ";
     std::vector<int32_t> ids = tok.tokenize(long_text, 0);
     EXPECT_EQ(tok.detokenize(ids), long_text);
+}
+
+// A gpt-oss reply split through the C API and its wrapper: streamed in small pieces, ended on a
+// stop token or cut, a tool call's recipient, and bad input. It needs no device.
+TEST(ApiHarmony, SplitsAReplyByChannel) {
+    const std::string reply =
+        "<|channel|>analysis<|message|>User asks: 2 + 2. Simple.<|end|><|start|>assistant"
+        "<|channel|>final<|message|>2 + 2 = 4.";
+    auto by_channel = [](const std::vector<moevk::HarmonyReply::Piece>& pieces,
+                         std::map<moevk_channel, std::string>& out) {
+        for (const moevk::HarmonyReply::Piece& p : pieces) out[p.channel] += p.text;
+    };
+    for (moevk_end_reason end : {MOEVK_END_EOG, MOEVK_END_LENGTH}) {
+        moevk::HarmonyReply h;
+        std::map<moevk_channel, std::string> got;
+        for (size_t at = 0; at < reply.size(); at += 3) by_channel(h.feed(reply.substr(at, 3)), got);
+        EXPECT_FALSE(h.final_ended());
+        by_channel(h.finish(end), got);
+        EXPECT_EQ(got[MOEVK_CHANNEL_ANALYSIS], "User asks: 2 + 2. Simple.");
+        EXPECT_EQ(got[MOEVK_CHANNEL_FINAL], "2 + 2 = 4.");
+        EXPECT_EQ(got.size(), 2u);
+        moevk_harmony_state s = h.state();
+        EXPECT_EQ(s.final_ended, end == MOEVK_END_EOG) << moevk_end_reason_name(end);
+        EXPECT_TRUE(s.done);
+        EXPECT_EQ(s.channel, MOEVK_CHANNEL_FINAL);
+        EXPECT_STREQ(s.channel_name, "final");
+        EXPECT_STREQ(s.recipient, "");
+        EXPECT_TRUE(h.feed("more").empty());
+    }
+
+    moevk::HarmonyReply call;
+    std::map<moevk_channel, std::string> got;
+    by_channel(call.feed("<|channel|>commentary to=functions.get_weather <|constrain|>json"
+                         "<|message|>{\"location\":\"Tokyo\"}"),
+               got);
+    by_channel(call.finish(MOEVK_END_STOP_STRING), got);
+    EXPECT_EQ(got[MOEVK_CHANNEL_COMMENTARY], "{\"location\":\"Tokyo\"}");
+    EXPECT_STREQ(call.state().recipient, "functions.get_weather");
+    EXPECT_FALSE(call.final_ended());
+
+    EXPECT_STREQ(moevk_channel_name(MOEVK_CHANNEL_ANALYSIS), "analysis");
+    EXPECT_STREQ(moevk_channel_name(MOEVK_CHANNEL_COMMENTARY), "commentary");
+    EXPECT_STREQ(moevk_channel_name(MOEVK_CHANNEL_FINAL), "final");
+    EXPECT_STREQ(moevk_channel_name(MOEVK_CHANNEL_OTHER), "other");
+}
+
+TEST(ApiHarmony, RefusesBadInputAndGoesOn) {
+    moevk_channel_callback ignore = [](void*, moevk_channel, const char*, size_t) {};
+    moevk_harmony* h = nullptr;
+    EXPECT_EQ(moevk_harmony_create(nullptr), MOEVK_ERROR_INVALID_ARGUMENT);
+    ASSERT_EQ(moevk_harmony_create(&h), MOEVK_OK);
+    EXPECT_EQ(moevk_harmony_feed(nullptr, "x", 1, ignore, nullptr), MOEVK_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(moevk_harmony_feed(h, "x", 1, nullptr, nullptr), MOEVK_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(moevk_last_error()).find("on_text"), std::string::npos) << moevk_last_error();
+    EXPECT_EQ(moevk_harmony_feed(h, nullptr, 4, ignore, nullptr), MOEVK_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(moevk_harmony_feed(h, nullptr, 0, ignore, nullptr), MOEVK_OK);
+    EXPECT_EQ(moevk_harmony_finish(h, static_cast<moevk_end_reason>(7), ignore, nullptr),
+              MOEVK_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(moevk_last_error()).find("end is 7"), std::string::npos) << moevk_last_error();
+    moevk_harmony_state s{};
+    EXPECT_EQ(moevk_harmony_get_state(h, &s), MOEVK_ERROR_INVALID_ARGUMENT) << "struct_size 0";
+    EXPECT_EQ(moevk_harmony_get_state(h, nullptr), MOEVK_ERROR_INVALID_ARGUMENT);
+    // The errors changed nothing: the reply still splits.
+    std::string final_text;
+    moevk_channel_callback keep = [](void* user, moevk_channel c, const char* text, size_t length) {
+        if (c == MOEVK_CHANNEL_FINAL) static_cast<std::string*>(user)->append(text, length);
+    };
+    const std::string reply = "<|channel|>final<|message|>ok";
+    EXPECT_EQ(moevk_harmony_feed(h, reply.data(), reply.size(), keep, &final_text), MOEVK_OK);
+    EXPECT_EQ(moevk_harmony_finish(h, MOEVK_END_EOG, keep, &final_text), MOEVK_OK);
+    EXPECT_EQ(final_text, "ok");
+    s.struct_size = sizeof s;
+    EXPECT_EQ(moevk_harmony_get_state(h, &s), MOEVK_OK);
+    EXPECT_TRUE(s.final_ended);
+    moevk_harmony_destroy(h);
+    moevk_harmony_destroy(nullptr);
 }
 
 }  // namespace

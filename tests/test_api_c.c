@@ -768,6 +768,68 @@ static void test_detokenizer(const moevk_tokenizer* tok) {
     moevk_detokenizer_destroy(d);
 }
 
+/* A gpt-oss reply through the harmony splitter, in pieces that cut its tags: the text of each
+ * channel, the state, and bad input. No device. */
+struct channel_texts {
+    char text[4][128];
+    int calls;
+};
+
+static void on_channel_text(void* user, moevk_channel channel, const char* text, size_t length) {
+    struct channel_texts* t = (struct channel_texts*)user;
+    ++t->calls;
+    if (channel >= MOEVK_CHANNEL_ANALYSIS && channel <= MOEVK_CHANNEL_OTHER && text[length] == '\0')
+        strncat(t->text[channel], text, sizeof t->text[channel] - strlen(t->text[channel]) - 1);
+}
+
+static void test_harmony(void) {
+    const char* reply =
+        "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant to=x<|channel|>final"
+        "<|message|>Answer.";
+    struct channel_texts got;
+    moevk_harmony* h = NULL;
+    moevk_harmony_state state;
+    size_t at, n = strlen(reply);
+
+    memset(&got, 0, sizeof got);
+    EXPECT_STATUS(moevk_harmony_create(NULL), MOEVK_ERROR_INVALID_ARGUMENT, "harmony");
+    if (!EXPECT_OK(moevk_harmony_create(&h))) return;
+    for (at = 0; at < n; at += 5)
+        EXPECT_OK(moevk_harmony_feed(h, reply + at, n - at < 5 ? n - at : 5, on_channel_text, &got));
+    memset(&state, 0, sizeof state);
+    state.struct_size = sizeof state;
+    EXPECT_OK(moevk_harmony_get_state(h, &state));
+    CHECK(state.final_ended == 0 && state.done == 0);
+    CHECK(state.channel == MOEVK_CHANNEL_FINAL);
+    CHECK(strcmp(state.channel_name, "final") == 0);
+    CHECK_MSG(strcmp(state.recipient, "x") == 0, "recipient \"%s\"", state.recipient);
+    EXPECT_OK(moevk_harmony_finish(h, MOEVK_END_EOG, on_channel_text, &got));
+    CHECK_MSG(strcmp(got.text[MOEVK_CHANNEL_ANALYSIS], "Think.") == 0, "analysis \"%s\"",
+              got.text[MOEVK_CHANNEL_ANALYSIS]);
+    CHECK_MSG(strcmp(got.text[MOEVK_CHANNEL_FINAL], "Answer.") == 0, "final \"%s\"",
+              got.text[MOEVK_CHANNEL_FINAL]);
+    CHECK(got.text[MOEVK_CHANNEL_COMMENTARY][0] == '\0' && got.text[MOEVK_CHANNEL_OTHER][0] == '\0');
+    EXPECT_OK(moevk_harmony_get_state(h, &state));
+    CHECK(state.final_ended == 1 && state.done == 1);
+    CHECK(strcmp(moevk_channel_name(MOEVK_CHANNEL_FINAL), "final") == 0);
+    CHECK(strcmp(moevk_channel_name(MOEVK_CHANNEL_ANALYSIS), "analysis") == 0);
+
+    EXPECT_STATUS(moevk_harmony_feed(NULL, "x", 1, on_channel_text, &got), MOEVK_ERROR_INVALID_ARGUMENT,
+                  "harmony");
+    EXPECT_STATUS(moevk_harmony_feed(h, "x", 1, NULL, NULL), MOEVK_ERROR_INVALID_ARGUMENT, "on_text");
+    EXPECT_STATUS(moevk_harmony_feed(h, NULL, 1, on_channel_text, &got), MOEVK_ERROR_INVALID_ARGUMENT,
+                  "text");
+    EXPECT_STATUS(moevk_harmony_finish(NULL, MOEVK_END_EOG, on_channel_text, &got),
+                  MOEVK_ERROR_INVALID_ARGUMENT, "harmony");
+    EXPECT_STATUS(moevk_harmony_get_state(h, NULL), MOEVK_ERROR_INVALID_ARGUMENT, "state");
+    /* After the reply ended nothing more comes. */
+    got.calls = 0;
+    EXPECT_OK(moevk_harmony_feed(h, "late", 4, on_channel_text, &got));
+    CHECK(got.calls == 0);
+    moevk_harmony_destroy(h);
+    moevk_harmony_destroy(NULL);
+}
+
 static void test_chat_render(const moevk_tokenizer* tok) {
     moevk_message conv[2];
     moevk_chat_options co = moevk_chat_options_default();
@@ -1369,6 +1431,7 @@ int main(void) {
     test_defaults();
     test_devices();
     test_engine_errors();
+    test_harmony();
 
     if (!EXPECT_OK(moevk_engine_create(&o, &engine))) {
         fprintf(stderr, "no engine: %d failures\n", failures);

@@ -3,6 +3,7 @@
 // reach (special tokens, streaming text out, pre-tokenizer details, bad vocabularies). No GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -13,6 +14,7 @@
 #include "gpu/error.h"
 #include "test_support.h"
 #include "text/detokenizer.h"
+#include "text/harmony_reply.h"
 #include "text/pre_tokenizer.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
@@ -287,6 +289,96 @@ TEST(SpecialTokens, LongestFirst) {
     const Tokenizer tok = Tokenizer::from_vocab(v);
     EXPECT_EQ(tok.encode("<a><b><b>", false, true), (std::vector<uint32_t>{1, 2}));
     EXPECT_EQ(tok.encode("<b>x", false, true), (std::vector<uint32_t>{2, 3}));
+}
+
+// gpt-oss's o200k_harmony specials as a GGUF file has them (all control tokens), after a
+// byte-level BPE vocabulary of the lowercase letters and a few words; EOS is <|return|>, as in
+// gpt-oss files.
+Tokenizer harmony_tokenizer(bool with_return_and_call = true) {
+    text::Vocab v;
+    v.source = "harmony";
+    v.model = text::VocabModel::BytePairs;
+    v.pre = "gpt-4o";
+    for (char c = 'a'; c <= 'z'; ++c) v.tokens.emplace_back(1, c);
+    const std::string space = "\xC4\xA0";  // GPT-2's alphabet spells a space as U+0120
+    for (const std::string& t :
+         {std::string("H"), space, std::string("Hi"), std::string("ok"), space + "ok"})
+        v.tokens.push_back(t);
+    v.merges = {"H i", "o k", space + " ok"};
+    v.types.assign(v.tokens.size(), text::TokenType::Normal);
+    std::vector<std::string> specials = {"<|startoftext|>", "<|end|>",     "<|start|>",
+                                         "<|channel|>",     "<|message|>", "<|constrain|>"};
+    if (with_return_and_call) specials.insert(specials.end(), {"<|return|>", "<|call|>"});
+    for (const std::string& s : specials) {
+        v.tokens.push_back(s);
+        v.types.push_back(text::TokenType::Control);
+    }
+    v.scores.assign(v.tokens.size(), 0.0f);
+    auto id_of = [&](const std::string& t) {
+        return uint32_t(std::find(v.tokens.begin(), v.tokens.end(), t) - v.tokens.begin());
+    };
+    v.bos = id_of("<|startoftext|>");
+    if (with_return_and_call) v.eos = id_of("<|return|>");
+    return Tokenizer::from_vocab(v);
+}
+
+// As llama.cpp: the message tags print and are matched in text, <|end|> closes a message and
+// prints, <|return|> and <|call|> end generation and print nothing.
+TEST(SpecialTokens, HarmonyTags) {
+    const Tokenizer tok = harmony_tokenizer();
+    auto id = [&](const char* t) { return *tok.find_token(t); };
+    for (const char* t : {"<|start|>", "<|channel|>", "<|message|>", "<|constrain|>", "<|end|>"}) {
+        EXPECT_EQ(tok.token_text(id(t)), t);
+        EXPECT_FALSE(tok.is_control(id(t))) << t;
+        EXPECT_FALSE(tok.is_eog(id(t))) << t;
+    }
+    for (const char* t : {"<|return|>", "<|call|>"}) {
+        EXPECT_EQ(tok.token_text(id(t)), "");
+        EXPECT_EQ(tok.token_text(id(t), true), t);
+        EXPECT_TRUE(tok.is_eog(id(t))) << t;
+    }
+    EXPECT_EQ(tok.token_text(id("<|startoftext|>")), "");
+    // User-defined now, the tags are whole tokens in any text, parsed or not.
+    const std::vector<uint32_t> ids = {id("<|channel|>"), id("Hi"), id("<|message|>"), id("ok")};
+    EXPECT_EQ(tok.encode("<|channel|>Hi<|message|>ok", false, false), ids);
+    EXPECT_EQ(tok.encode("<|channel|>Hi<|message|>ok", false, true), ids);
+    EXPECT_EQ(tok.encode("<|return|>", false, true), (std::vector<uint32_t>{id("<|return|>")}));
+    EXPECT_NE(tok.encode("<|return|>", false, false), (std::vector<uint32_t>{id("<|return|>")}));
+
+    // Without <|return|> and <|call|> (a Phi-3-like vocabulary) <|end|> ends a turn as before.
+    const Tokenizer other = harmony_tokenizer(false);
+    const uint32_t end = *other.find_token("<|end|>");
+    EXPECT_TRUE(other.is_eog(end));
+    EXPECT_EQ(other.token_text(end), "");
+    EXPECT_EQ(other.token_text(*other.find_token("<|channel|>")), "<|channel|>");
+}
+
+// What a generation streams for a gpt-oss reply: each token through a Detokenizer, up to the
+// end-of-generation token, which is not streamed; the harmony splitter then gives the channels.
+TEST(SpecialTokens, HarmonyReplyFromGeneratedTokens) {
+    const Tokenizer tok = harmony_tokenizer();
+    const std::string reply =
+        "<|channel|>analysis<|message|>Hi ok<|end|><|start|>assistant"
+        "<|channel|>final<|message|>ok<|return|>";
+    // Words the small vocabulary has no merge for come letter by letter.
+    std::vector<uint32_t> ids = tok.encode(reply, false, true);
+    ASSERT_TRUE(tok.is_eog(ids.back()));
+    text::Detokenizer detok(tok, false, false);
+    text::HarmonyReply split;
+    std::string analysis, final_text;
+    auto take = [&](const std::vector<text::HarmonyReply::Piece>& pieces) {
+        for (const text::HarmonyReply::Piece& p : pieces)
+            (p.channel == text::Channel::Final ? final_text : analysis) += p.text;
+    };
+    for (uint32_t id : ids) {
+        if (tok.is_eog(id)) break;
+        take(split.feed(detok.push(id)));
+    }
+    take(split.feed(detok.flush()));
+    take(split.finish(text::HarmonyReply::End::StopToken));
+    EXPECT_EQ(analysis, "Hi ok");
+    EXPECT_EQ(final_text, "ok");
+    EXPECT_TRUE(split.final_ended());
 }
 
 // --- streaming text out -----------------------------------------------------------------------

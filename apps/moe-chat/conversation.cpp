@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 namespace moechat {
@@ -40,7 +41,7 @@ std::string describe_turn(const Turn& t) {
     s += format("; reply %u tokens", g.generated_tokens);
     if (worth_a_speed(g.generated_tokens, g.generate_seconds))
         s += format(" at %.1f tokens/s", g.generated_tokens / g.generate_seconds);
-    return s + "; ended by " + moevk_end_reason_name(g.end) + "]";
+    return s + "; ended by " + (t.answer_closed ? "the end of the answer" : moevk_end_reason_name(g.end)) + "]";
 }
 
 std::string describe_totals(const Totals& totals, const moevk_session_info& info) {
@@ -51,16 +52,16 @@ std::string describe_totals(const Totals& totals, const moevk_session_info& info
     return s + format("; cache holds %u of %u positions]", info.position, info.n_ctx);
 }
 
-Conversation::Conversation(moevk::Session& session, std::string system_prompt, std::string template_name,
-                           uint32_t max_tokens)
-    : session_(session), system_(std::move(system_prompt)), template_(std::move(template_name)),
-      max_tokens_(max_tokens) {
+bool is_harmony_template(const std::string& name) { return name == "gpt-oss"; }
+
+Conversation::Conversation(moevk::Session& session, ChatSettings settings)
+    : session_(session), settings_(std::move(settings)) {
     reset();
 }
 
 void Conversation::reset() {
     messages_.clear();
-    if (!system_.empty()) messages_.push_back({MOEVK_ROLE_SYSTEM, system_});
+    if (!settings_.system_prompt.empty()) messages_.push_back({MOEVK_ROLE_SYSTEM, settings_.system_prompt});
     session_.reset();
 }
 
@@ -91,7 +92,8 @@ bool Conversation::evaluate_prompt(const PromptProgress& on_prompt, moevk_genera
 Turn Conversation::send(const std::string& user, const PromptProgress& on_prompt, const ReplyText& on_text) {
     messages_.push_back({MOEVK_ROLE_USER, user});
     moevk_chat_options options = moevk_chat_options_default();
-    if (!template_.empty()) options.template_name = template_.c_str();
+    if (!settings_.template_name.empty()) options.template_name = settings_.template_name.c_str();
+    if (!settings_.reasoning_effort.empty()) options.reasoning_effort = settings_.reasoning_effort.c_str();
     Turn turn;
     moevk_generation prompt{};
     try {
@@ -109,18 +111,42 @@ Turn Conversation::send(const std::string& user, const PromptProgress& on_prompt
         messages_.pop_back();
         throw;
     }
-    std::string reply;
-    moevk::Generate g;
-    g.max_tokens = max_tokens_;
-    g.on_token = [&](int32_t, std::string_view text) {
-        reply += text;
-        return text.empty() || on_text(text);
-    };
-    turn.generation = session_.generate(g);
+    std::string answer = generate_reply(on_text, turn);
     turn.generation.prompt_tokens = prompt.prompt_tokens;
     turn.generation.prompt_seconds = prompt.prompt_seconds;
-    messages_.push_back({MOEVK_ROLE_ASSISTANT, reply});
+    messages_.push_back({MOEVK_ROLE_ASSISTANT, answer});
     return turn;
+}
+
+std::string Conversation::generate_reply(const ReplyText& on_text, Turn& turn) {
+    std::string answer;
+    std::optional<moevk::HarmonyReply> split;
+    if (settings_.harmony) split.emplace();
+    bool go_on = true;
+    // Like the reply of a template without channels, the answer keeps what was offered to the
+    // user up to the piece after which the user or a failed write stopped it.
+    auto take = [&](moevk_channel channel, std::string_view text) {
+        if (!go_on) return;
+        if (channel == MOEVK_CHANNEL_FINAL) answer += text;
+        go_on = on_text(channel, text);
+    };
+    moevk::Generate g;
+    g.max_tokens = settings_.max_tokens;
+    g.on_token = [&](int32_t, std::string_view text) {
+        if (text.empty()) return true;
+        if (!split) {
+            take(MOEVK_CHANNEL_FINAL, text);
+            return go_on;
+        }
+        for (const moevk::HarmonyReply::Piece& p : split->feed(text)) take(p.channel, p.text);
+        if (go_on && split->final_ended()) turn.answer_closed = true;
+        return go_on && !split->final_ended() && !split->done();
+    };
+    turn.generation = session_.generate(g);
+    if (split)
+        for (const moevk::HarmonyReply::Piece& p : split->finish(turn.generation.end)) take(p.channel, p.text);
+    turn.answered = !answer.empty();
+    return answer;
 }
 
 }  // namespace moechat

@@ -1,7 +1,8 @@
 // moe-chat: a terminal chat with a GGUF model. Streams the reply as it comes, keeps the
 // conversation in the KV cache between turns, shows prompt and generation speed after each
 // answer. Line editing and history come from libedit; Ctrl-C stops the current answer or clears
-// the line being typed; Ctrl-D or /quit leaves. Built on the public API only.
+// the line being typed; Ctrl-D or /quit leaves. gpt-oss's replies (harmony) show their answer;
+// --show-reasoning shows the reasoning too. Built on the public API only.
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "../common/session_flags.h"
 #include "conversation.h"
 #include "line_input.h"
+#include "reply_view.h"
 
 using namespace moevk;
 
@@ -42,9 +44,10 @@ bool show_progress(float fraction) {
     return true;
 }
 
-// "[prompt 512 of 2048 tokens]" on a terminal while a prompt takes long enough to notice; erased
-// before the reply streams. Logs get nothing. Ctrl-C stops the prompt.
-class PromptProgressLine {
+// "[prompt 512 of 2048 tokens]" on a terminal while a prompt takes long enough to notice, and
+// "[reasoning ...]" while a reply's hidden reasoning streams; erased before the answer streams.
+// Logs get nothing. Ctrl-C stops the prompt.
+class StatusLine {
 public:
     bool update(uint32_t done, uint32_t total) {
         using namespace std::chrono;
@@ -55,14 +58,19 @@ public:
         }
         return !moechat::interrupted();
     }
+    void reasoning() {
+        if (!g_stderr_is_tty || reasoning_shown_) return;
+        std::fprintf(stderr, "\r\033[K[reasoning; --show-reasoning shows it; Ctrl-C stops]");
+        shown_ = reasoning_shown_ = true;
+    }
     void erase() {
         if (shown_) std::fprintf(stderr, "\r\033[K");
-        shown_ = false;
+        shown_ = reasoning_shown_ = false;
     }
 
 private:
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-    bool shown_ = false;
+    bool shown_ = false, reasoning_shown_ = false;
 };
 
 // The reply goes to stdout as it comes; a write that fails (a full disk, a closed pipe) ends
@@ -86,41 +94,57 @@ struct OutputFailed : std::runtime_error {
 const char* kCommands = "/reset starts over, /stats shows totals, /help this, /quit leaves (a line starting "
                         "with // is sent with one / removed)";
 
-// One turn: prompt with its progress line, reply streamed. Throws when stdout cannot be written.
-moechat::Turn run_turn(moechat::Conversation& chat, const std::string& message) {
+// One turn: prompt with its progress line, reply streamed through `view` (the answer, and the
+// reasoning where it is shown). Throws when stdout cannot be written.
+moechat::Turn run_turn(moechat::Conversation& chat, const std::string& message, moechat::ReplyView view) {
     moechat::clear_interrupt();
-    PromptProgressLine progress;
+    StatusLine status;
     ReplyOut out;
-    bool reply_began = false;
+    bool writing = false;  // once the reply is on the screen, a status line would erase its line
     moechat::Turn t = chat.send(
-        message, [&](uint32_t done, uint32_t total) { return progress.update(done, total); },
-        [&](std::string_view piece) {
-            if (!reply_began) progress.erase();
-            reply_began = true;
-            return out.write(piece);
+        message, [&](uint32_t done, uint32_t total) { return status.update(done, total); },
+        [&](moevk_channel channel, std::string_view piece) {
+            if (!view.shows(channel)) {
+                if (!writing) status.reasoning();
+                return !moechat::interrupted();
+            }
+            if (!writing) status.erase();
+            writing = true;
+            return out.write(view.render(channel, piece));
         });
-    progress.erase();
+    status.erase();
+    out.write(view.end());
     out.end_line();
     if (out.failed) throw OutputFailed();
     return t;
+}
+
+// A harmony reply that the length limit cut in its reasoning has no answer to show.
+void note_unanswered(const moechat::Turn& t, bool harmony) {
+    if (harmony && !t.answered && t.generation.end == MOEVK_END_LENGTH)
+        std::fprintf(stderr, "[the reply reached the length limit before its answer; -n raises it]\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"moe-chat: chat with a mixture-of-experts GGUF model on a Vulkan device"};
-    std::string model_path, prompt, template_name, system_prompt;
+    std::string model_path, prompt, template_name, system_prompt, reasoning_effort;
     moevk_sampling sampling = moevk_sampling_default();
     sampling.seed = std::random_device{}();
     uint32_t max_tokens = 256, n_ctx = 2048;
     apps::DeviceFlags device;
-    bool show_stats = false;
+    bool show_stats = false, show_reasoning = false;
     apps::PagingFlags paging;
     app.add_option("-m,--model", model_path, "GGUF model file (default: assets/moe-vk-demo.gguf)");
     app.add_option("-p,--prompt", prompt, "ask one question, print the answer and exit");
     app.add_option("--chat-template", template_name,
                    "template family instead of the file's: " + apps::template_names_text());
     app.add_option("--system", system_prompt, "system message at the start of the conversation");
+    app.add_option("--reasoning-effort", reasoning_effort, "gpt-oss: how much the model reasons (default medium)")
+        ->check(CLI::IsMember({"low", "medium", "high"}));
+    app.add_flag("--show-reasoning", show_reasoning,
+                 "gpt-oss: show the reasoning before the answer (dim on a terminal, lines marked [analysis] otherwise)");
     app.add_option("-n,--max-tokens", max_tokens, "longest reply in tokens")
         ->check(CLI::Range(1u, apps::kMaxContext))
         ->capture_default_str();
@@ -148,11 +172,20 @@ int main(int argc, char** argv) {
         so.record_experts = 0;
         Session session(model, so);
         if (info.experts_paged) std::fprintf(stderr, "paging: %s\n", apps::describe_paging(session.info(), paging).c_str());
-        moechat::Conversation chat(session, system_prompt, template_name, max_tokens);
+        const std::string used_template = template_name.empty() ? info.chat_template : template_name;
+        const bool harmony = moechat::is_harmony_template(used_template);
+        if (!harmony && (show_reasoning || !reasoning_effort.empty()))
+            std::fprintf(stderr,
+                         "moe-chat: note: --show-reasoning and --reasoning-effort apply to gpt-oss's template, not %s\n",
+                         used_template.c_str());
+        moechat::Conversation chat(session, {system_prompt, template_name, reasoning_effort, harmony, max_tokens});
+        const moechat::ReplyView view(show_reasoning, isatty(STDOUT_FILENO) ? moechat::ReplyView::Style::Terminal
+                                                                             : moechat::ReplyView::Style::Plain);
 
         moechat::catch_interrupts();
         if (!prompt.empty()) {
-            moechat::Turn t = run_turn(chat, prompt);
+            moechat::Turn t = run_turn(chat, prompt, view);
+            note_unanswered(t, harmony);
             if (show_stats) std::fprintf(stderr, "%s\n", moechat::describe_turn(t).c_str());
             return 0;
         }
@@ -160,7 +193,7 @@ int main(int argc, char** argv) {
         moechat::LineInput input;
         if (input.interactive())
             std::fprintf(stderr, "template %s; %s; Ctrl-C stops an answer or clears the line\n",
-                         template_name.empty() ? info.chat_template : template_name.c_str(), kCommands);
+                         used_template.c_str(), kCommands);
         moechat::Totals totals;
         for (;;) {
             std::string line;
@@ -185,7 +218,8 @@ int main(int argc, char** argv) {
             }
             if (line[0] == '/') line.erase(0, 1);
             try {
-                moechat::Turn t = run_turn(chat, line);
+                moechat::Turn t = run_turn(chat, line, view);
+                note_unanswered(t, harmony);
                 totals.add(t);
                 std::fprintf(stderr, "%s\n", moechat::describe_turn(t).c_str());
             } catch (const Exception& e) {

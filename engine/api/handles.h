@@ -17,6 +17,7 @@
 #include "runtime/session.h"
 #include "text/chat_template.h"
 #include "text/detokenizer.h"
+#include "text/harmony_reply.h"
 #include "text/tokenizer.h"
 
 struct moevk_engine {
@@ -71,6 +72,10 @@ struct moevk_session {
 
 struct moevk_detokenizer {
     moevk::text::Detokenizer detokenizer;
+};
+
+struct moevk_harmony {
+    moevk::text::HarmonyReply reply;
 };
 
 struct moevk_batch {

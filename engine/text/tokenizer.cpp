@@ -66,8 +66,9 @@ constexpr std::string_view kEotTexts[] = {
     "<end_of_utterance>",
 };
 constexpr std::string_view kEogTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",   "<|endoftext|>",      "</s>",
-    "<|eom_id|>", "<EOT>",      "_<EOT>",  "<|end_of_text|>", "<end_of_utterance>",
+    "<|eot_id|>",         "<|im_end|>", "<|end|>",    "<|return|>", "<|call|>", "<end_of_turn>",
+    "<|endoftext|>",      "</s>",       "<|eom_id|>", "<EOT>",      "_<EOT>",   "<|end_of_text|>",
+    "<end_of_utterance>",
 };
 
 std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
@@ -125,6 +126,7 @@ struct Tokenizer::Impl {
     explicit Impl(Vocab v) : vocab(std::move(v)), index(vocab) {}
 
     void mark_special_texts();
+    void apply_harmony_rules();
     void apply_name_rules();
     void build_specials();
     void build_pieces();
@@ -156,6 +158,22 @@ void Tokenizer::Impl::mark_special_texts() {
     }
     for (const std::optional<uint32_t>& id : {vocab.eos, vocab.eot, vocab.eom})
         if (id) eog[*id] = true;
+}
+
+// gpt-oss's o200k_harmony vocabulary, as llama.cpp treats it. The tags that head a reply's messages
+// always print (user-defined), so the generated text holds them for a harmony splitter
+// (harmony_reply.h); and where <|return|> and <|call|> end generation, <|end|>, which closes each
+// message of a reply (the reasoning first), neither ends it nor hides. llama.cpp applies the first
+// rule to these texts in any vocabulary, the second to the three together.
+void Tokenizer::Impl::apply_harmony_rules() {
+    for (std::string_view t : {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"})
+        if (std::optional<uint32_t> id = index.find(t)) attrs[*id] = kUserDefined;
+    std::optional<uint32_t> ret = index.find("<|return|>"), call = index.find("<|call|>"),
+                            end = index.find("<|end|>");
+    if (ret && call && end) {  // all three are end-of-generation texts (kEogTexts)
+        eog[*end] = false;
+        attrs[*end] = kUserDefined;
+    }
 }
 
 // llama.cpp's per-model token rules keyed on general.name: Phi-3 strips white space after its
@@ -280,6 +298,7 @@ Tokenizer Tokenizer::from_vocab(Vocab vocab) {
         m.ranks.emplace(m.vocab.merges);
     }
     m.mark_special_texts();
+    m.apply_harmony_rules();
     m.apply_name_rules();
     m.build_specials();
     m.build_pieces();

@@ -35,7 +35,9 @@ class Tokenizer {
 
     // The bytes token `id` stands for: SentencePiece U+2581 as a space and <0xNN> as the byte,
     // BPE's byte alphabet as the bytes. Control and unknown tokens give "" unless
-    // `render_special`, then their text; user-defined tokens always give their text. May be
+    // `render_special`, then their text; user-defined tokens always give their text (as do
+    // gpt-oss's <|channel|>, <|message|>, <|start|>, <|constrain|> and <|end|>, as in llama.cpp,
+    // so that a reply's text holds its harmony tags). May be
     // part of a UTF-8 character. Error InvalidArgument for an id past the vocabulary.
     std::string token_text(uint32_t id, bool render_special = false) const;
     // A special token's text as a chat template writes it (bos(), eos()); "" for none.
@@ -51,7 +53,9 @@ class Tokenizer {
     // Whether SentencePiece text gets a leading space (tokenizer.ggml.add_space_prefix).
     bool add_space_prefix() const;
     // End of generation: EOS, EOT, EOM, and the tokens llama.cpp recognises as such by their
-    // text ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<end_of_turn>", ...).
+    // text ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<end_of_turn>", gpt-oss's "<|return|>"
+    // and "<|call|>", ...). In a vocabulary with those two, "<|end|>" closes a message, not the
+    // reply, and is not one.
     bool is_eog(uint32_t id) const;
     // Control and unknown tokens: those token_text hides unless asked.
     bool is_control(uint32_t id) const;

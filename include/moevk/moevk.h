@@ -494,6 +494,53 @@ MOEVK_API moevk_status moevk_session_paging_report(const moevk_session* session,
                                                    size_t* length);
 MOEVK_API moevk_status moevk_session_reset_stats(moevk_session* session);
 
+/* ---- gpt-oss replies ---------------------------------------------------------------------- */
+
+/* gpt-oss replies (the "gpt-oss" template) in OpenAI's harmony format: messages on channels,
+ * each headed by tags, as in
+ *   <|channel|>analysis<|message|>...<|end|><|start|>assistant<|channel|>final<|message|>...
+ * A harmony splitter takes a reply's text as a generation streams it (a tag may be split across
+ * pieces) and gives each message's text with its channel, never the tags. Show users the final
+ * channel (the analysis channel is the model's reasoning, not held to the answer's standards);
+ * keep only the final channel's text as the assistant message of later turns (moevk_chat_render
+ * refuses channel tags). Text before or between headers is not shown, except a reply with no
+ * tags at all, which comes whole as the final channel when it ends. */
+typedef struct moevk_harmony moevk_harmony;
+typedef enum moevk_channel {
+    MOEVK_CHANNEL_ANALYSIS = 0,   /* reasoning */
+    MOEVK_CHANNEL_COMMENTARY = 1, /* tool calls, and preambles to them */
+    MOEVK_CHANNEL_FINAL = 2,      /* the answer */
+    MOEVK_CHANNEL_OTHER = 3       /* a channel harmony does not define, or none */
+} moevk_channel;
+MOEVK_API const char* moevk_channel_name(moevk_channel channel); /* "analysis", ..., "other" */
+/* A piece of one message's text (`length` bytes, NUL-terminated; whole UTF-8 when what was fed
+ * is), valid during the call. */
+typedef void (*moevk_channel_callback)(void* user, moevk_channel channel, const char* text, size_t length);
+
+typedef struct moevk_harmony_state {
+    uint32_t struct_size;
+    int final_ended;       /* a final-channel message was closed: the answer is complete (a host
+                              may stop the generation; the model is done with the user) */
+    int done;              /* <|return|> or <|call|> came as text, or finish: later text is dropped */
+    moevk_channel channel; /* the message being read, or the last one */
+    char channel_name[64]; /* its channel as written, "" for none */
+    char recipient[128];   /* its header's "to=" ("functions.get_weather"), or "" */
+} moevk_harmony_state;
+
+MOEVK_API moevk_status moevk_harmony_create(moevk_harmony** harmony);
+MOEVK_API void moevk_harmony_destroy(moevk_harmony* harmony);
+/* Adds `length` bytes of reply text; each piece of message text it settles goes to `on_text`,
+ * in order, before the call returns. Text that could start a tag waits for the next call. */
+MOEVK_API moevk_status moevk_harmony_feed(moevk_harmony* harmony, const char* text, size_t length,
+                                          moevk_channel_callback on_text, void* user);
+/* The generation ended, for `end` (moevk_generation's): MOEVK_END_EOG and MOEVK_END_STOP_STRING
+ * close the message in progress (gpt-oss ends on <|return|> or <|call|>, end-of-generation
+ * tokens without text), any other reason leaves it cut off. What was held back goes to
+ * `on_text`; later feeds give nothing. */
+MOEVK_API moevk_status moevk_harmony_finish(moevk_harmony* harmony, moevk_end_reason end,
+                                            moevk_channel_callback on_text, void* user);
+MOEVK_API moevk_status moevk_harmony_get_state(const moevk_harmony* harmony, moevk_harmony_state* state);
+
 #ifdef __cplusplus
 }
 #endif

@@ -193,6 +193,61 @@ private:
     std::unique_ptr<moevk_detokenizer, detail::Deleter<moevk_detokenizer, moevk_detokenizer_destroy>> handle_;
 };
 
+// A gpt-oss reply split by channel as it streams (moevk_harmony_*): feed each piece of the
+// reply's text, finish with the generation's end reason.
+class HarmonyReply {
+public:
+    struct Piece {
+        moevk_channel channel = MOEVK_CHANNEL_FINAL;
+        std::string text;
+    };
+
+    HarmonyReply() {
+        moevk_harmony* h = nullptr;
+        check(moevk_harmony_create(&h));
+        handle_.reset(h);
+    }
+    std::vector<Piece> feed(std::string_view text) {
+        return collect([&](moevk_channel_callback cb, void* user) {
+            return moevk_harmony_feed(get(), text.data(), text.size(), cb, user);
+        });
+    }
+    std::vector<Piece> finish(moevk_end_reason end) {
+        return collect([&](moevk_channel_callback cb, void* user) { return moevk_harmony_finish(get(), end, cb, user); });
+    }
+    moevk_harmony_state state() const {
+        auto s = detail::sized<moevk_harmony_state>();
+        check(moevk_harmony_get_state(get(), &s));
+        return s;
+    }
+    bool final_ended() const { return state().final_ended != 0; }
+    bool done() const { return state().done != 0; }
+    moevk_harmony* get() const { return handle_.get(); }
+
+private:
+    template <class Call>
+    static std::vector<Piece> collect(Call&& call) {
+        struct Relay {
+            std::vector<Piece> pieces;
+            std::exception_ptr error;
+        } relay;
+        moevk_channel_callback cb = [](void* user, moevk_channel channel, const char* text, size_t length) {
+            auto* r = static_cast<Relay*>(user);
+            if (r->error) return;
+            try {
+                r->pieces.push_back({channel, std::string(text, length)});
+            } catch (...) {
+                r->error = std::current_exception();
+            }
+        };
+        moevk_status s = call(cb, &relay);
+        if (relay.error) std::rethrow_exception(relay.error);
+        check(s);
+        return std::move(relay.pieces);
+    }
+    std::unique_ptr<moevk_harmony, detail::Deleter<moevk_harmony, moevk_harmony_destroy>> handle_;
+};
+
 class Model {
 public:
     Model(const Engine& engine, const std::string& path,

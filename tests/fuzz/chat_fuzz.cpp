@@ -3,7 +3,8 @@
 // StopMatcher. Input: a flags byte, the template text up to a NUL, then messages, each a role
 // byte and its content up to the next NUL. detect, from_name and render may only throw
 // moevk::Error; a stop string is never empty; a StopMatcher that did not stop gives back
-// exactly what it was fed.
+// exactly what it was fed. The same texts go through a HarmonyReply (gpt-oss replies): in
+// pieces of 1..7 bytes they split as they do whole, in pieces that are never empty.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 #include "gpu/error.h"
 #include "text/chat_template.h"
+#include "text/harmony_reply.h"
 #include "text/stop_matcher.h"
 
 namespace {
@@ -34,6 +36,33 @@ void check_stream(const std::vector<std::string>& stops, std::string_view text) 
     }
     out += m.flush();
     if (out != text) __builtin_trap();
+}
+
+// The text of each channel, in order, of `text` fed in pieces of `step` bytes (0: whole).
+std::vector<HarmonyReply::Piece> split_harmony(std::string_view text, size_t step) {
+    HarmonyReply r;
+    std::vector<HarmonyReply::Piece> all;
+    auto take = [&](std::vector<HarmonyReply::Piece> pieces) {
+        for (HarmonyReply::Piece& p : pieces) {
+            if (p.text.empty()) __builtin_trap();
+            if (!all.empty() && all.back().channel == p.channel)
+                all.back().text += p.text;
+            else
+                all.push_back(std::move(p));
+        }
+    };
+    if (step == 0) {
+        take(r.feed(text));
+    } else {
+        for (size_t i = 0, n = step; i < text.size(); i += n, n = n % 7 + 1)
+            take(r.feed(text.substr(i, n)));
+    }
+    take(r.finish(HarmonyReply::End::StopToken));
+    return all;
+}
+
+void check_harmony(std::string_view text) {
+    if (split_harmony(text, 1) != split_harmony(text, 0)) __builtin_trap();
 }
 
 }  // namespace
@@ -83,6 +112,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;  // a conversation the template refuses
     }
     check_stream(stops, prompt);
-    for (const ChatMessage& m : messages) check_stream(stops, m.content);
+    check_harmony(prompt);
+    for (const ChatMessage& m : messages) {
+        check_stream(stops, m.content);
+        check_harmony(m.content);
+    }
     return 0;
 }
