@@ -199,10 +199,11 @@ class Writer:
     arch: str            # GGUF general.architecture
     specials: list[str]  # special tokens appended to the donor's vocabulary
     write: object        # (GGUFWriter, Generator, Vocab) -> None
-    seed: int            # default seed, chosen for decisive routing (see scripts/reference/README.md)
+    seed: int            # default seed: of the ones tried, the one with most clear greedy steps
 
 
 WRITERS = {
+    # seeds 1..12 all gave routing gaps over 0.4; 1 has the fewest greedy margins under 0.1
     "gpt-oss": Writer("gpt-oss", GPT_OSS_SPECIALS, write_gpt_oss, seed=1),
 }
 
