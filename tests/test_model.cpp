@@ -101,6 +101,15 @@ model::SyntheticSpec with_formats(model::SyntheticSpec s, quant::WeightFormat f)
     return s;
 }
 
+// As gpt-oss files store them: MXFP4 routed experts, the other matrices in Q8_0 (d = 160 and
+// ff = 64: five and two blocks a row, so expert rows start at odd byte offsets).
+model::SyntheticSpec with_mxfp4_experts(model::SyntheticSpec s) {
+    s.d_model = 160;
+    s.attn_format = s.embed_format = s.output_format = quant::WeightFormat::Q8_0;
+    s.gate_up_format = s.down_format = quant::WeightFormat::MXFP4;
+    return s;
+}
+
 model::SyntheticSpec with_partial_rope(model::SyntheticSpec s, uint32_t n_rot) {
     s.n_rot = n_rot;
     return s;
@@ -143,7 +152,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"gpt_oss_window_past_the_context", gpt_oss(64, 14)},
                       Case{"gpt_oss_f16", with_formats(gpt_oss(3, 15), quant::WeightFormat::F16)},
                       Case{"llama_f16", with_formats(spec("llama", 4, 2, 32, 7), quant::WeightFormat::F16)},
-                      Case{"qwen3moe_q8_0", with_formats(spec("qwen3moe", 4, 2, 32, 8), quant::WeightFormat::Q8_0)}),
+                      Case{"qwen3moe_q8_0", with_formats(spec("qwen3moe", 4, 2, 32, 8), quant::WeightFormat::Q8_0)},
+                      Case{"llama_mxfp4_experts",
+                           with_mxfp4_experts(spec("llama", 5, 1, 32, 11))}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 class ModelSession : public test::GpuTest {};

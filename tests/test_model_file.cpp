@@ -136,6 +136,28 @@ TEST(ModelFile, OneTensorPerExpertLoads) {
     EXPECT_EQ(split.active_weight_bytes(), merged.active_weight_bytes());
 }
 
+// gpt-oss files store the routed experts as ggml type 39 (MXFP4): they bind, each expert a
+// byte range of 17 bytes per 32 values, the file's bytes in place.
+TEST(ModelFile, Mxfp4ExpertsBind) {
+    SyntheticSpec s = small_spec();
+    s.gate_up_format = s.down_format = quant::WeightFormat::MXFP4;
+    std::vector<uint8_t> bytes = synthetic_model(s).bytes();
+    ModelFile m = ModelFile::from(gguf::File::parse(bytes, kName));
+    const gguf::TensorInfo* gate = m.file().find_tensor("blk.1.ffn_gate_exps.weight");
+    ASSERT_NE(gate, nullptr);
+    EXPECT_EQ(static_cast<uint32_t>(gate->type), 39u);
+    const moe::MoeWeightsView& v = m.weights().layers[1].moe;
+    EXPECT_EQ(v.formats.gate_up, quant::WeightFormat::MXFP4);
+    EXPECT_EQ(v.formats.down, quant::WeightFormat::MXFP4);
+    ASSERT_EQ(v.experts.size(), 4u);
+    for (uint32_t e = 0; e < 4; ++e) {
+        // 256 rows of 256 / 32 blocks, the experts one after another.
+        EXPECT_EQ(v.experts[e].gate.size(), 256u * 8 * 17);
+        EXPECT_EQ(v.experts[e].down.size(), 256u * 8 * 17);
+        EXPECT_EQ(v.experts[e].gate.data(), gate->data.data() + e * 256 * 8 * 17);
+    }
+}
+
 TEST(ModelFile, OneTensorPerExpertNeedsEveryExpertInOneFormat) {
     SyntheticSpec s = small_spec();
     s.split_experts = true;

@@ -91,8 +91,9 @@ class LayerSweep : public MoeLayerTest, public testing::WithParamInterface<Sweep
 
 TEST_P(LayerSweep, MatchesReference) {
     SweepCase s = GetParam();
-    bool q = s.format == WeightFormat::Q8_0;
-    // d and ff are not multiples of any workgroup or tile size (q8_0 needs whole 32-blocks).
+    bool q = quant::block_values(s.format) > 1;
+    // d and ff are not multiples of any workgroup or tile size (q8_0 and mxfp4 need whole
+    // 32-blocks).
     MoeConfig c{.d_model = q ? 96u : 100u, .d_ff = q ? 160u : 72u, .n_experts = s.experts, .top_k = s.k,
                 .format = s.format};
     check(c, s.tokens, s.tokens * 1000 + s.experts * 10 + s.k);
@@ -109,6 +110,8 @@ std::vector<SweepCase> sweep_cases() {
                 if (tokens != 64 && (experts == 8 || experts == 60) && k != 1) {
                     cases.push_back({WeightFormat::F32, tokens, experts, k});
                     cases.push_back({WeightFormat::Q8_0, tokens, experts, k});
+                    // gpt-oss's expert format; its 17-byte blocks put rows at odd offsets.
+                    if (k != 8) cases.push_back({WeightFormat::MXFP4, tokens, experts, k});
                 }
             }
     return cases;
@@ -132,6 +135,11 @@ TEST_F(MoeLayerTest, RoutingRulesOfRealModels) {
     check({.d_model = 96, .d_ff = 32, .n_experts = 128, .top_k = 8, .gating = Gating::Sigmoid,
            .selection_bias = true, .weight_scale = 2.5f, .d_ff_shared = 64, .shared_gated = false},
           40, 4);
+    // gpt-oss-20b: softmax over the selected top-4 of 32 (the same as renormalising), MXFP4
+    // experts at its d of 2880 (90 blocks); a smaller ff.
+    check({.d_model = 2880, .d_ff = 64, .n_experts = 32, .top_k = 4,
+           .format = WeightFormat::MXFP4},
+          9, 6);
     // The shared expert on the decode path too.
     check({.d_model = 100, .d_ff = 40, .n_experts = 60, .top_k = 4, .d_ff_shared = 88}, 1, 5);
 }

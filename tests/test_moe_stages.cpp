@@ -334,8 +334,19 @@ INSTANTIATE_TEST_SUITE_P(Formats, BlockFormatFfn,
                          testing::Values(quant::WeightFormat::Q4_0, quant::WeightFormat::Q4_1,
                                          quant::WeightFormat::Q5_0, quant::WeightFormat::Q5_1,
                                          quant::WeightFormat::Q8_0, quant::WeightFormat::Q4_K,
-                                         quant::WeightFormat::Q5_K, quant::WeightFormat::Q6_K),
+                                         quant::WeightFormat::Q5_K, quant::WeightFormat::Q6_K,
+                                         quant::WeightFormat::MXFP4),
                          [](const auto& info) { return std::string(quant::format_name(info.param)); });
+
+// gpt-oss's widths: d = 2880 is 90 MXFP4 blocks (a multiple of 32, not of 256), each row 1530
+// bytes, so rows start at both even alignments; ff = 480 is 15 blocks, 255 bytes a row, so down
+// rows start at every byte alignment. Four experts (not gpt-oss-20b's 32) keep the random
+// weights to 16M values.
+TEST_F(MoeStages, Mxfp4AtGptOssWidths) {
+    using quant::WeightFormat;
+    ExpertFormats f{WeightFormat::MXFP4, WeightFormat::MXFP4};
+    for (uint32_t tokens : {1u, 5u}) check_expert_ffn(ctx(), {f, tokens, 4, 2, 2880, 480}, 1e-5);
+}
 
 // --- the matrix-vector kernel's paths ---------------------------------------------------------
 
@@ -405,6 +416,8 @@ TEST_P(MatvecKernel, EveryPathMatchesReference) {
     std::vector<uint32_t> d_ins = block == 1    ? std::vector<uint32_t>{7, 64, 1031}
                                   : block == 32 ? std::vector<uint32_t>{32, 96, 1056}
                                                 : std::vector<uint32_t>{256, 2304};
+    // gpt-oss's d: 90 blocks, a multiple of 32 but not of 256.
+    if (format == quant::WeightFormat::MXFP4) d_ins.push_back(2880);
     const uint32_t experts = 2, pairs = 4, per_token = 2, tokens = pairs / per_token;
     const std::vector<uint32_t> ids = {1, 0, 0, 1};
     std::vector<MatvecPath> paths = matvec_paths(ctx().info());
@@ -506,7 +519,8 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(quant::WeightFormat::F32, quant::WeightFormat::F16, quant::WeightFormat::BF16,
                     quant::WeightFormat::Q4_0, quant::WeightFormat::Q4_1, quant::WeightFormat::Q5_0,
                     quant::WeightFormat::Q5_1, quant::WeightFormat::Q8_0, quant::WeightFormat::Q4_K,
-                    quant::WeightFormat::Q5_K, quant::WeightFormat::Q6_K),
+                    quant::WeightFormat::Q5_K, quant::WeightFormat::Q6_K,
+                    quant::WeightFormat::MXFP4),
     [](const auto& info) { return std::string(quant::format_name(info.param)); });
 
 TEST_F(MoeStages, MatvecGeometryFollowsTheDevice) {

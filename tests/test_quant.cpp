@@ -1,5 +1,6 @@
 // The CPU side of the weight formats: float <-> half conversion (exhaustive where the space is
-// small enough), the Q8_0 block layout as GGUF stores it, and the size and name helpers. No GPU.
+// small enough), the Q8_0 and MXFP4 block layouts as GGUF stores them, and the size and name
+// helpers. No GPU.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -260,6 +261,186 @@ TEST(Q8_0, EncodesTheBlockLayout) {
         EXPECT_EQ(static_cast<int8_t>(bytes[2 + i]), values[i] / 0.5f) << i;
 }
 
+// --- mxfp4 -----------------------------------------------------------------------------------
+
+TEST(Mxfp4, ScaleIsTwoToTheEMinus128ForEveryE) {
+    for (int e = 0; e < 256; ++e)
+        ASSERT_EQ(mxfp4_scale(static_cast<uint8_t>(e)), std::ldexp(1.0f, e - 128)) << "e " << e;
+    // The bit patterns ggml's GGML_E8M0_TO_FP32_HALF builds: two subnormals, then e - 1 as the
+    // biased exponent; 255 is a number like any other, not a NaN.
+    EXPECT_EQ(std::bit_cast<uint32_t>(mxfp4_scale(0)), 0x00200000u);
+    EXPECT_EQ(std::bit_cast<uint32_t>(mxfp4_scale(1)), 0x00400000u);
+    EXPECT_EQ(std::bit_cast<uint32_t>(mxfp4_scale(2)), 0x00800000u);  // the smallest normal
+    EXPECT_EQ(mxfp4_scale(127), 0.5f);
+    EXPECT_EQ(mxfp4_scale(128), 1.0f);
+    EXPECT_EQ(std::bit_cast<uint32_t>(mxfp4_scale(254)), 0x7E800000u);
+    EXPECT_EQ(std::bit_cast<uint32_t>(mxfp4_scale(255)), 0x7F000000u);
+}
+
+// The table is E2M1 doubled: bit 3 the sign, bits 2..1 the exponent (bias 1), bit 0 the
+// mantissa; exponent 0 is subnormal (0 or 0.5).
+TEST(Mxfp4, ValuesAreTwiceTheE2M1Codes) {
+    for (int c = 0; c < 16; ++c) {
+        int exponent = (c >> 1) & 3, mantissa = c & 1;
+        double e2m1 =
+            exponent == 0 ? 0.5 * mantissa : (1 + 0.5 * mantissa) * std::ldexp(1.0, exponent - 1);
+        EXPECT_EQ(kMxfp4Values[c], (c & 8 ? -2 : 2) * e2m1) << "code " << c;
+    }
+}
+
+// Five blocks in one row, at byte offsets 0, 17, 34, 51 and 68, and what ggml's
+// dequantize_row_mxfp4 gives for them, worked out by hand: kvalues_mxfp4[code] * 2^(e - 128).
+TEST(Mxfp4, DecodesHandComputedBlocks) {
+    std::vector<uint8_t> bytes;
+    auto block = [&](uint8_t e, const uint8_t (&codes)[32]) {
+        bytes.push_back(e);
+        for (int j = 0; j < 16; ++j)
+            bytes.push_back(static_cast<uint8_t>(codes[j] | (codes[j + 16] << 4)));
+    };
+    // e = 127 (d = 1/2): every code in order, then every code backwards.
+    block(127, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0});
+    // e = 254 (d = 2^126): codes of magnitude 4 and more overflow to infinity, as in ggml.
+    block(254, {1, 9, 2, 10, 3, 11, 4, 12, 7, 15, 8, 0, 0, 0, 0, 0,
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5});
+    // e = 0 (d = 2^-128, a subnormal): exact small values, some subnormal themselves.
+    block(0, {1, 9, 2, 3, 7, 15, 8, 6, 0, 0, 0, 0, 0, 0, 0, 0,
+              0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4});
+    // e = 128 (d = 1): the table itself; e = 255 (d = 2^127) comes last.
+    block(128, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8});
+    block(255, {1, 9, 2, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+    ASSERT_EQ(bytes.size(), 5 * kMxfp4BlockBytes);
+
+    const float inf = std::numeric_limits<float>::infinity();
+    const float big = 0x1p126f, tiny = 0x1p-128f;
+    std::vector<float> want = {
+        0, 0.5f, 1, 1.5f, 2, 3, 4, 6, 0, -0.5f, -1, -1.5f, -2, -3, -4, -6,
+        -6, -4, -3, -2, -1.5f, -1, -0.5f, 0, 6, 4, 3, 2, 1.5f, 1, 0.5f, 0,
+        //
+        big, -big, 2 * big, -2 * big, 3 * big, -3 * big, inf, -inf, inf, -inf, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, inf,
+        //
+        tiny, -tiny, 2 * tiny, 3 * tiny, 12 * tiny, -12 * tiny, 0, 8 * tiny, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4 * tiny,
+        //
+        0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        //
+        0x1p127f, -0x1p127f, inf, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    };
+    ASSERT_EQ(tiny, std::ldexp(1.0f, -128));
+    ASSERT_EQ(12 * tiny, std::ldexp(1.5f, -125));  // a normal float
+    std::vector<float> got = decode_matrix(WeightFormat::MXFP4, bytes, 1, 160);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i)
+        EXPECT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+            << "value " << i << ": got " << got[i] << ", want " << want[i];
+    // Code 8 is E2M1's negative zero; ggml's int8 table makes it +0.
+    EXPECT_FALSE(std::signbit(got[8]));
+    EXPECT_FALSE(std::signbit(got[3 * 32 + 16]));
+}
+
+// Inputs whose codes are worked out by hand from ggml's quantize_row_mxfp4_ref:
+// e = floor(log2(amax)) - 2 + 127, d = 2^(e - 128), and per value the code with the smallest
+// |kvalues[code] * d - x|, the lowest code on ties.
+TEST(Mxfp4, QuantisesAsGgmlsReference) {
+    struct Case {
+        float x;
+        uint8_t code;
+    };
+    // amax 7.5: floor(log2 7.5) = 2, e = 127, d = 1/2, levels 0 .5 1 1.5 2 3 4 6.
+    const Case a[] = {
+        {7.5f, 7},    // clips to 6
+        {-7.5f, 15},  // clips to -6
+        {0.25f, 0},   // tie between 0 and .5: code 0
+        {-0.25f, 0},  // tie between 0 (code 0) and -.5 (code 9): code 0, and never code 8
+        {0.75f, 1},   // tie between .5 and 1
+        {-0.75f, 9},  // tie between -.5 (code 9) and -1 (code 10)
+        {5.0f, 6},    // tie between 4 and 6
+        {-5.0f, 14},
+        {2.5f, 4},    // tie between 2 and 3
+        {3.4f, 5},
+        {3.6f, 6},
+        {1.2f, 2},
+        {-1.3f, 11},
+        {0.0f, 0},
+        {-0.0f, 0},
+        {0.2f, 0},
+        {0.3f, 1},
+        {-5.5f, 15},
+        {1.75f, 3},   // tie between 1.5 and 2
+        {-2.6f, 13},
+        {4.9f, 6},
+        {5.1f, 7},
+    };
+    static_assert(std::size(a) <= 32);
+    std::vector<float> x(64, 0.0f);
+    uint8_t want_codes[64] = {};
+    for (size_t i = 0; i < std::size(a); ++i) {
+        x[i] = a[i].x;
+        want_codes[i] = a[i].code;
+    }
+    // Second block, amax 1 exactly: e = 0 - 2 + 127 = 125, d = 1/8, levels 0 .125 .25 .375 .5
+    // .75 1 1.5: 1 is 8d (code 6).
+    x[32] = 1.0f;
+    want_codes[32] = 6;
+    x[33] = -0.5f;  // -4d
+    want_codes[33] = 12;
+    x[34] = 0.3125f;  // 2.5d: tie between 2d (code 2) and 3d (code 3)
+    want_codes[34] = 2;
+    x[35] = -0.0625f;  // -0.5d: tie between 0 and -d
+    want_codes[35] = 0;
+    x[36] = 0.99f;  // 7.92d
+    want_codes[36] = 6;
+    std::vector<uint8_t> got = encode_matrix(WeightFormat::MXFP4, x, 1, 64);
+    ASSERT_EQ(got.size(), 2 * kMxfp4BlockBytes);
+    EXPECT_EQ(got[0], 127);
+    EXPECT_EQ(got[17], 125);
+    for (int b = 0; b < 2; ++b)
+        for (int i = 0; i < 32; ++i) {
+            uint8_t byte = got[17 * b + 1 + i % 16];
+            uint8_t code = i < 16 ? byte & 0xF : byte >> 4;
+            EXPECT_EQ(code, want_codes[32 * b + i])
+                << "block " << b << " value " << i << " (" << x[32 * b + i] << ")";
+        }
+}
+
+TEST(Mxfp4, ExponentsAtTheEndsOfTheRange) {
+    auto exponent_of = [](float amax) {
+        std::vector<float> x(32, 0.0f);
+        x[5] = -amax;
+        return encode_matrix(WeightFormat::MXFP4, x, 1, 32)[0];
+    };
+    EXPECT_EQ(exponent_of(0.0f), 0);  // ggml: a zero block gets e = 0
+    EXPECT_EQ(exponent_of(1.0f), 125);
+    EXPECT_EQ(exponent_of(4.0f), 127);
+    EXPECT_EQ(exponent_of(7.99f), 127);
+    EXPECT_EQ(exponent_of(8.0f), 128);
+    EXPECT_EQ(exponent_of(0x1p-125f), 0);  // the smallest amax ggml defines e for
+    EXPECT_EQ(exponent_of(0x1p-124f), 1);
+    EXPECT_EQ(exponent_of(3e38f), 252);  // log2 = 127.8
+    // Below 2^-125 ggml's cast is undefined; here the smallest scale, which still holds the values.
+    EXPECT_EQ(exponent_of(0x1p-130f), 0);
+    std::vector<float> x(32, 0.0f);
+    x[0] = 0x1p-130f;
+    x[1] = -0x1p-127f;
+    auto round_trip = [](const std::vector<float>& v) {
+        std::vector<uint8_t> bytes = encode_matrix(WeightFormat::MXFP4, v, 1, 32);
+        return decode_matrix(WeightFormat::MXFP4, bytes, 1, 32);
+    };
+    std::vector<float> y = round_trip(x);
+    EXPECT_EQ(y[0], 0.0f);  // 2^-130 is a quarter of d = 2^-128: rounds to 0
+    EXPECT_EQ(y[1], -0x1p-127f);
+    // Near the top of the float range: d = 2^124, and amax (14.1 d) clips to 12 d.
+    x.assign(32, 0.0f);
+    x[0] = 3e38f;
+    y = round_trip(x);
+    EXPECT_EQ(y[0], 12 * 0x1p124f);
+}
+
 TEST(Formats, F32AndF16RoundTrip) {
     std::vector<float> values = {0.0f, -0.0f, 1.0f, -2.5f, 3.14159265f, 65504.0f, 1e-7f, -1e5f};
     std::vector<uint8_t> f32 = encode_matrix(WeightFormat::F32, values, 2, 4);
@@ -412,6 +593,23 @@ std::vector<ErrorBound> error_bounds(WeightFormat format, const std::vector<floa
             });
             break;
         }
+        case WeightFormat::MXFP4: {
+            // d = 2^(floor(log2 amax) - 3), so amax lies in [8d, 16d); the levels 0 d 2d 3d 4d 6d
+            // 8d 12d are d apart up to 4d, 2d up to 8d, 4d up to 12d: half of that off at most.
+            // Past 12d values clip, up to 4d off. `step` is twice the largest error of the
+            // value's cell (the gap; 8d for the top level's cell, 12d .. 16d).
+            per_group(32, [&](const float* b, ErrorBound* e) {
+                float amax = static_cast<float>(amax_of(b, 32));
+                int exponent = amax > 0 ? static_cast<int>(std::floor(std::log2(amax))) : 0;
+                double d = amax > 0 ? std::ldexp(1.0, exponent - 3) : 1;
+                for (size_t i = 0; i < 32; ++i) {
+                    double a = std::fabs(double(b[i]));
+                    double gap = a < 4 * d ? d : a < 8 * d ? 2 * d : 4 * d;
+                    e[i] = a <= 12 * d ? ErrorBound{gap / 2, gap} : ErrorBound{a - 12 * d, 8 * d};
+                }
+            });
+            break;
+        }
         default: ADD_FAILURE() << "no bound for " << format_name(format);
     }
     return out;
@@ -482,7 +680,8 @@ TEST_P(BlockFormat, ZerosDecodeToPositiveZeros) {
 INSTANTIATE_TEST_SUITE_P(Quantised, BlockFormat,
                          testing::Values(WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::Q5_0,
                                          WeightFormat::Q5_1, WeightFormat::Q8_0, WeightFormat::Q4_K,
-                                         WeightFormat::Q5_K, WeightFormat::Q6_K),
+                                         WeightFormat::Q5_K, WeightFormat::Q6_K,
+                                         WeightFormat::MXFP4),
                          [](const auto& info) { return std::string(format_name(info.param)); });
 
 // --- every format: geometry, names, bad lengths ------------------------------------------------
@@ -498,7 +697,7 @@ constexpr Geometry kGeometry[] = {
     {WeightFormat::Q4_1, "q4_1", 32, 20},   {WeightFormat::Q5_0, "q5_0", 32, 22},
     {WeightFormat::Q5_1, "q5_1", 32, 24},   {WeightFormat::Q8_0, "q8_0", 32, 34},
     {WeightFormat::Q4_K, "q4_k", 256, 144}, {WeightFormat::Q5_K, "q5_k", 256, 176},
-    {WeightFormat::Q6_K, "q6_k", 256, 210},
+    {WeightFormat::Q6_K, "q6_k", 256, 210}, {WeightFormat::MXFP4, "mxfp4", 32, 17},
 };
 
 TEST(Formats, BlockGeometryOfEveryFormat) {
@@ -525,8 +724,11 @@ TEST(Formats, BlockGeometryOfEveryFormat) {
     EXPECT_EQ(row_bytes(WeightFormat::Q4_K, 4096), 16u * 144);
     EXPECT_EQ(row_bytes(WeightFormat::Q6_K, 14336), 56u * 210);
     // Types no kernel reads stay unmapped.
-    for (GgmlType t : {GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q8_1, GgmlType::IQ4_XS, GgmlType::MXFP4})
+    for (GgmlType t :
+         {GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q8_1, GgmlType::IQ4_NL, GgmlType::IQ4_XS})
         EXPECT_EQ(to_weight_format(t), std::nullopt) << static_cast<uint32_t>(t);
+    // gpt-oss's expert tensors: ggml type 39 binds as MXFP4.
+    EXPECT_EQ(to_weight_format(static_cast<GgmlType>(39)), WeightFormat::MXFP4);
 }
 
 TEST(Formats, RowBytesRejectsPartialBlocks) {
@@ -592,7 +794,9 @@ TEST(Formats, NamesRoundTrip) {
     EXPECT_EQ(parse_format("q4"), std::nullopt);
     EXPECT_EQ(parse_format(""), std::nullopt);
     EXPECT_EQ(parse_format("f32 "), std::nullopt);
-    EXPECT_EQ(format_names(), "f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k");
+    EXPECT_EQ(parse_format("MXFP4"), WeightFormat::MXFP4);
+    EXPECT_EQ(format_names(),
+              "f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k, mxfp4");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -124,6 +125,27 @@ TEST(Layout, Q5_1) {
         for (int i = 0; i < 32; ++i) want.push_back(static_cast<float>(q[i]) * d + m);
     }
     expect_decodes_to(WeightFormat::Q5_1, bytes, 2, 64, want);
+}
+
+// MXFP4: 2 rows of 3 blocks, so the second row starts at byte 51 and its blocks at every
+// alignment. Per block the exponent byte, then 16 bytes of 4-bit codes as Q4_0 packs them;
+// value = kvalues_mxfp4[code] * 2^(e - 128). The exponents include both subnormal scales, 1/2,
+// and the two largest (whose large codes overflow to infinity, as in ggml).
+TEST(Layout, MXFP4) {
+    constexpr int kValues[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+    std::mt19937_64 rng(8);
+    const int exponents[6] = {0, 1, 127, 254, 255, static_cast<int>(100 + rng() % 50)};
+    std::vector<uint8_t> bytes;
+    std::vector<float> want;
+    for (int b = 0; b < 6; ++b) {
+        int q[32];
+        for (int i = 0; i < 32; ++i) q[i] = (i * 7 + b * 5) % 16;
+        bytes.push_back(static_cast<uint8_t>(exponents[b]));
+        for (int j = 0; j < 16; ++j) bytes.push_back(static_cast<uint8_t>(q[j] | (q[j + 16] << 4)));
+        const float d = std::ldexp(1.0f, exponents[b] - 128);
+        for (int i = 0; i < 32; ++i) want.push_back(static_cast<float>(kValues[q[i]]) * d);
+    }
+    expect_decodes_to(WeightFormat::MXFP4, bytes, 2, 96, want);
 }
 
 // K-quants: 2 rows of 1 super-block each.

@@ -42,6 +42,8 @@ const std::map<std::string, moe::MoeConfig> kShapes = {
     {"mixtral", {.d_model = 4096, .d_ff = 14336, .n_experts = 8, .top_k = 2}},   // Mixtral 8x7B
     {"qwen3", {.d_model = 2048, .d_ff = 768, .n_experts = 128, .top_k = 8}},     // Qwen3-30B-A3B
     {"olmoe", {.d_model = 2048, .d_ff = 1024, .n_experts = 64, .top_k = 8, .renormalize = false}},  // OLMoE-1B-7B
+    // gpt-oss-20b: softmax over the selected 4 (renormalised); its files store experts in MXFP4.
+    {"gpt-oss-20b", {.d_model = 2880, .d_ff = 2880, .n_experts = 32, .top_k = 4}},
 };
 
 moe::MoeConfig parse_shape(const std::string& name) {
@@ -53,7 +55,8 @@ moe::MoeConfig parse_shape(const std::string& name) {
         return {.d_model = uint32_t(std::stoul(m[1])), .d_ff = uint32_t(std::stoul(m[2])),
                 .n_experts = uint32_t(std::stoul(m[3])), .top_k = uint32_t(std::stoul(m[4]))};
     throw Error(ErrorCode::InvalidArgument,
-                "unknown shape \"" + name + "\": use mixtral, qwen3, olmoe or DxFFxExK (e.g. 1024x512x16x4)");
+                "unknown shape \"" + name +
+                    "\": use mixtral, qwen3, olmoe, gpt-oss-20b or DxFFxExK (e.g. 1024x512x16x4)");
 }
 
 }  // namespace
@@ -75,7 +78,9 @@ int main(int argc, char** argv) {
     std::string plot_path;
     bool paging_stats = false;
     std::string replot_path;
-    app.add_option("--shapes", shapes, "mixtral, qwen3, olmoe or DxFFxExK")->delimiter(',')->capture_default_str();
+    app.add_option("--shapes", shapes, "mixtral, qwen3, olmoe, gpt-oss-20b or DxFFxExK")
+        ->delimiter(',')
+        ->capture_default_str();
     app.add_option("--formats", formats, "expert weight formats: " + quant::format_names() + " (any case)")
         ->delimiter(',')
         ->capture_default_str();

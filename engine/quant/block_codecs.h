@@ -35,6 +35,8 @@ void encode_q5_1(const float* x, uint8_t* out, size_t n_blocks);
 void decode_q5_1(const uint8_t* in, float* y, size_t n_blocks);
 void encode_q8_0(const float* x, uint8_t* out, size_t n_blocks);
 void decode_q8_0(const uint8_t* in, float* y, size_t n_blocks);
+void encode_mxfp4(const float* x, uint8_t* out, size_t n_blocks);
+void decode_mxfp4(const uint8_t* in, float* y, size_t n_blocks);
 
 // k_quants.cpp: the 256-value super-blocks.
 void encode_q4_k(const float* x, uint8_t* out, size_t n_blocks);

@@ -30,6 +30,7 @@ FormatInfo info(WeightFormat format) {
         case WeightFormat::Q4_K: return {"q4_k", kSuperBlockValues, 144};
         case WeightFormat::Q5_K: return {"q5_k", kSuperBlockValues, 176};
         case WeightFormat::Q6_K: return {"q6_k", kSuperBlockValues, 210};
+        case WeightFormat::MXFP4: return {"mxfp4", 32, kMxfp4BlockBytes};
     }
     return {"?", 1, 0};
 }
@@ -107,6 +108,13 @@ uint16_t float_to_bf16(float value) {
 
 float bf16_to_float(uint16_t bf16) { return std::bit_cast<float>(uint32_t(bf16) << 16); }
 
+float mxfp4_scale(uint8_t e) {
+    // 2^(e - 128) as float bits: a biased exponent of e - 1 from e = 2 on; below that the
+    // subnormals 2^-128 (bit 21) and 2^-127 (bit 22).
+    uint32_t bits = e < 2 ? 0x00200000u << e : uint32_t(e - 1) << 23;
+    return std::bit_cast<float>(bits);
+}
+
 std::vector<uint8_t> encode_matrix(WeightFormat format, const std::vector<float>& values, size_t rows,
                                    size_t row_len) {
     if (values.size() != rows * row_len)
@@ -136,6 +144,7 @@ std::vector<uint8_t> encode_matrix(WeightFormat format, const std::vector<float>
         case WeightFormat::Q4_K: detail::encode_q4_k(x, o, n_blocks); break;
         case WeightFormat::Q5_K: detail::encode_q5_k(x, o, n_blocks); break;
         case WeightFormat::Q6_K: detail::encode_q6_k(x, o, n_blocks); break;
+        case WeightFormat::MXFP4: detail::encode_mxfp4(x, o, n_blocks); break;
     }
     return out;
 }
@@ -169,6 +178,7 @@ std::vector<float> decode_matrix(WeightFormat format, const std::vector<uint8_t>
         case WeightFormat::Q4_K: detail::decode_q4_k(in, y, n_blocks); break;
         case WeightFormat::Q5_K: detail::decode_q5_k(in, y, n_blocks); break;
         case WeightFormat::Q6_K: detail::decode_q6_k(in, y, n_blocks); break;
+        case WeightFormat::MXFP4: detail::decode_mxfp4(in, y, n_blocks); break;
     }
     return out;
 }

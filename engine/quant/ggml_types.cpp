@@ -53,6 +53,7 @@ std::optional<WeightFormat> to_weight_format(GgmlType type) {
         case GgmlType::Q4_K: return WeightFormat::Q4_K;
         case GgmlType::Q5_K: return WeightFormat::Q5_K;
         case GgmlType::Q6_K: return WeightFormat::Q6_K;
+        case GgmlType::MXFP4: return WeightFormat::MXFP4;
         default: return std::nullopt;
     }
 }
@@ -70,6 +71,7 @@ GgmlType to_ggml_type(WeightFormat format) {
         case WeightFormat::Q4_K: return GgmlType::Q4_K;
         case WeightFormat::Q5_K: return GgmlType::Q5_K;
         case WeightFormat::Q6_K: return GgmlType::Q6_K;
+        case WeightFormat::MXFP4: return GgmlType::MXFP4;
     }
     return GgmlType::F32;
 }

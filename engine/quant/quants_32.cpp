@@ -1,4 +1,4 @@
-// The 32-value block formats: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (layouts in formats.h).
+// The 32-value block formats: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, MXFP4 (layouts in formats.h).
 //
 // Decoders evaluate ggml's expressions in the same order and precision, so their floats equal
 // llama.cpp's dequantize_row_* results; this file is built with -ffp-contract=off so that no
@@ -7,7 +7,8 @@
 // Encoders round to nearest against the scale as stored (f16), which is what the decoder will
 // multiply by. The symmetric formats give the value of largest magnitude the code -8 (-16)
 // with a scale of the opposite sign, so all 16 (32) codes are used, as llama.cpp does; the
-// value of opposite sign and equal magnitude then clips to 7 (15), one step off.
+// value of opposite sign and equal magnitude then clips to 7 (15), one step off. MXFP4 follows
+// ggml's reference quantiser exactly (see encode_mxfp4).
 #include <algorithm>
 #include <cmath>
 
@@ -175,6 +176,53 @@ void decode_q8_0(const uint8_t* in, float* y, size_t n_blocks) {
         const float d = half_to_float(get_u16(in));
         for (size_t i = 0; i < kBlock; ++i)
             y[i] = static_cast<float>(static_cast<int8_t>(in[2 + i])) * d;
+    }
+}
+
+// As ggml's quantize_row_mxfp4_ref: e = floor(log2(amax)) - 2 + 127, so the scale d = 2^(e - 128)
+// puts amax at 8d .. 16d, and each value takes the code whose d * value is nearest, the lowest
+// code on ties (so +0 over code 8's -0, and the smaller magnitude between two levels). Values
+// past 12d, the largest level, clip to it: up to a quarter of amax off, which the format's
+// fixed exponent step costs. ggml leaves e undefined (a negative float cast to uint8_t) when
+// amax is below 2^-125; here it is 0, the smallest scale, which still holds such values.
+void encode_mxfp4(const float* x, uint8_t* out, size_t n_blocks) {
+    for (size_t b = 0; b < n_blocks; ++b, x += kBlock, out += kMxfp4BlockBytes) {
+        float amax = 0.0f;
+        for (size_t i = 0; i < kBlock; ++i)
+            if (amax < std::fabs(x[i])) amax = std::fabs(x[i]);
+        int e = 0;
+        if (amax > 0.0f) {
+            float exponent = std::floor(std::log2(amax));  // log2f, as ggml calls it
+            e = std::isfinite(exponent) ? std::clamp(static_cast<int>(exponent) - 2 + 127, 0, 254)
+                                        : 254;
+        }
+        const float d = mxfp4_scale(static_cast<uint8_t>(e));
+        uint8_t q[kBlock];
+        for (size_t i = 0; i < kBlock; ++i) {
+            uint8_t best = 0;
+            float best_err = std::fabs(static_cast<float>(kMxfp4Values[0]) * d - x[i]);
+            for (uint8_t c = 1; c < 16; ++c) {
+                float err = std::fabs(static_cast<float>(kMxfp4Values[c]) * d - x[i]);
+                if (err < best_err) {
+                    best = c;
+                    best_err = err;
+                }
+            }
+            q[i] = best;
+        }
+        out[0] = static_cast<uint8_t>(e);
+        pack_nibbles(q, out + 1);
+    }
+}
+
+void decode_mxfp4(const uint8_t* in, float* y, size_t n_blocks) {
+    for (size_t b = 0; b < n_blocks; ++b, in += kMxfp4BlockBytes, y += kBlock) {
+        const float d = mxfp4_scale(in[0]);
+        const uint8_t* qs = in + 1;
+        for (size_t j = 0; j < 16; ++j) {
+            y[j] = static_cast<float>(kMxfp4Values[qs[j] & 0xF]) * d;
+            y[j + 16] = static_cast<float>(kMxfp4Values[qs[j] >> 4]) * d;
+        }
     }
 }
 

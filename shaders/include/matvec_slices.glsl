@@ -13,6 +13,8 @@
 //   Q4_0 Q4_1 Q5_0 Q5_1 8 values: a quarter of a 32-block, 4 bytes of qs holding values 4q..4q+3
 //                       (low nibbles) and 16+4q..16+4q+3 (high nibbles)
 //   Q8_0                8 values: a quarter of a 32-block, 8 consecutive int8 codes
+//   MXFP4               8 values: as Q4_0, 4 bytes of qs (at any byte alignment) and the
+//                       block's exponent byte
 //   Q4_K Q5_K           16 values: 8 bytes of qs = 8 values of sub-block 2i (low nibbles) and the
 //                       same 8 positions of sub-block 2i+1 (high nibbles), 16 slices per
 //                       super-block
@@ -96,7 +98,7 @@ float dot_tail(Uints m, uint row, uint row_len, Floats x, uint x_base) {
 }
 
 #elif defined(WEIGHT_Q4_0) || defined(WEIGHT_Q4_1) || defined(WEIGHT_Q5_0) || \
-    defined(WEIGHT_Q5_1) || defined(WEIGHT_Q8_0)
+    defined(WEIGHT_Q5_1) || defined(WEIGHT_Q8_0) || defined(WEIGHT_MXFP4)
 // --- 32-value blocks: four slices of 8 values per block --------------------------------------
 
 const uint SLICE_VALUES = 8u;
@@ -123,7 +125,11 @@ XSlice load_x_slice(Floats x, uint x_base, uint s) {
 #else
     xs.a = load_x4(x, col + 4u * q);
     xs.b = load_x4(x, col + 16u + 4u * q);
+#if defined(WEIGHT_MXFP4)
+    xs.sum = 0.0;  // no offset or minimum
+#else
     xs.sum = dot(xs.a + xs.b, vec4(1.0));
+#endif
 #endif
     return xs;
 }
@@ -139,6 +145,17 @@ float dot_slice(Uints m, uint row_off, uint s, XSlice xs) {
         acc += float(bitfieldExtract(int(codes.y), int(8u * b), 8)) * xs.b[b];
     }
     return load_f16_at(m, base) * acc;
+#elif defined(WEIGHT_MXFP4)
+    // Codes of values 4q+b (low nibbles) and 16+4q+b (high) in byte b of the word. d is a power
+    // of two, so applying it once to the sum rounds as summing ggml's decoded values would
+    // (barring subnormals and overflow).
+    uint codes = load_u32_bytes(m, base + 1u + 4u * q);
+    float acc = 0.0;
+    [[unroll]] for (uint b = 0u; b < 4u; ++b) {
+        acc += mxfp4_value((codes >> (8u * b)) & 15u) * xs.a[b] +
+               mxfp4_value((codes >> (8u * b + 4u)) & 15u) * xs.b[b];
+    }
+    return mxfp4_scale(load_u8(m, base)) * acc;
 #else
 #if defined(WEIGHT_Q4_0)
     const uint qs = 2u;

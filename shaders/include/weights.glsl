@@ -1,9 +1,10 @@
 // Reads a row-major weight matrix W[rows][row_len] in the format that the WEIGHT_* define
 // selects (layouts as GGUF stores them; see engine/quant/formats.h and k_quants.cpp), from
 // 32-bit words so no 8/16-bit storage feature is needed. Blocks of 18, 22 and 210 bytes start
-// on 2-byte boundaries only, so fields are read through byte-offset helpers.
+// on 2-byte boundaries only, MXFP4's 17-byte blocks on any byte, so fields are read through
+// byte-offset helpers.
 //   WEIGHT_F32, WEIGHT_F16, WEIGHT_BF16: plain values (a 16-bit row may start mid-word)
-//   WEIGHT_Q4_0, _Q4_1, _Q5_0, _Q5_1, _Q8_0: 32-value blocks; row_len is a multiple of 32
+//   WEIGHT_Q4_0, _Q4_1, _Q5_0, _Q5_1, _Q8_0, _MXFP4: 32-value blocks; row_len is a multiple of 32
 //   WEIGHT_Q4_K, _Q5_K, _Q6_K: 256-value super-blocks; row_len is a multiple of 256
 //
 // load_weight decodes one element (the grouped GEMM's tile loads, embeddings); the
@@ -34,6 +35,15 @@ uint load_u32(Uints m, uint byte_offset) {
     return mid == 0u ? lo : (lo >> 16) | (hi << 16);
 }
 
+// Any byte offset. The second word is read only when the field reaches into it (else the first
+// again), and shifted in by two steps so that no shift is by 32: no branch, nothing past the field.
+uint load_u32_bytes(Uints m, uint byte_offset) {
+    uint w = byte_offset >> 2;
+    uint shift = (byte_offset & 3u) * 8u;
+    uint lo = m.v[w], hi = m.v[w + min(shift, 1u)];
+    return (lo >> shift) | ((hi << (31u - shift)) << 1u);
+}
+
 float load_f16_at(Uints m, uint byte_offset) { return unpackHalf2x16(load_u16(m, byte_offset)).x; }
 
 float load_f16(Uints m, uint element) { return load_f16_at(m, element * 2u); }
@@ -55,6 +65,9 @@ const uint BLOCK_BYTES = 24u;  // f16 d, f16 m, u32 qh, qs[16]
 #elif defined(WEIGHT_Q8_0)
 const uint BLOCK_VALUES = 32u;
 const uint BLOCK_BYTES = 34u;  // f16 d, int8 q[32]
+#elif defined(WEIGHT_MXFP4)
+const uint BLOCK_VALUES = 32u;
+const uint BLOCK_BYTES = 17u;  // E8M0 e, qs[16] (E2M1 codes)
 #elif defined(WEIGHT_Q4_K)
 const uint BLOCK_VALUES = 256u;
 const uint BLOCK_BYTES = 144u;  // f16 d, f16 dmin, scales[12], qs[128]
@@ -97,6 +110,19 @@ uint q6_k_code(Uints m, uint base, uint i) {
 }
 #endif
 
+#if defined(WEIGHT_MXFP4)
+// Twice the E2M1 value of a 4-bit code (ggml's kvalues_mxfp4): the magnitudes 0 1 2 3 4 6 8 12
+// one a nibble, bit 3 the sign. Negated as an integer, so code 8 is +0 as in ggml's int8 table.
+float mxfp4_value(uint code) {
+    int magnitude = int((0xC8643210u >> ((code & 7u) * 4u)) & 15u);
+    return float((code & 8u) != 0u ? -magnitude : magnitude);
+}
+
+// The block scale 2^(e - 128) as float bits, as ggml's GGML_E8M0_TO_FP32_HALF builds it: e = 0
+// and 1 are the subnormals 2^-128 and 2^-127 (zero where the device flushes subnormals).
+float mxfp4_scale(uint e) { return uintBitsToFloat(e < 2u ? 0x00200000u << e : (e - 1u) << 23); }
+#endif
+
 // --- one element ---------------------------------------------------------------------------
 
 float load_weight(Uints m, uint row, uint col, uint row_len) {
@@ -134,6 +160,12 @@ float load_weight(Uints m, uint row, uint col, uint row_len) {
 #elif defined(WEIGHT_Q8_0)
     uint base = block_offset(row, col, row_len);
     return load_f16_at(m, base) * float(load_i8(m, base + 2u + col % 32u));
+#elif defined(WEIGHT_MXFP4)
+    // As Q4_0's nibbles, after the exponent byte: byte j of qs holds value j low, j + 16 high.
+    uint base = block_offset(row, col, row_len);
+    uint i = col % 32u;
+    uint q = (load_u8(m, base + 1u + (i & 15u)) >> ((i >> 4) * 4u)) & 15u;
+    return mxfp4_value(q) * mxfp4_scale(load_u8(m, base));
 #elif defined(WEIGHT_Q4_K) || defined(WEIGHT_Q5_K)
     // Sub-block j = i / 32; value i sits in qs[32 (j / 2) + i % 32], low nibble for even j.
     uint base = block_offset(row, col, row_len);
@@ -156,6 +188,6 @@ float load_weight(Uints m, uint row, uint col, uint row_len) {
     float d = load_f16_at(m, base + 208u);
     return (d * float(load_i8(m, base + 192u + i / 16u))) * float(int(q6_k_code(m, base, i)) - 32);
 #else
-#error "define one of WEIGHT_F32, _F16, _BF16, _Q4_0, _Q4_1, _Q5_0, _Q5_1, _Q8_0, _Q4_K, _Q5_K, _Q6_K"
+#error "define one WEIGHT_<format>: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 MXFP4 Q4_K Q5_K Q6_K"
 #endif
 }
