@@ -151,6 +151,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"gpt_oss_window_1", gpt_oss(1, 13)},
                       Case{"gpt_oss_window_past_the_context", gpt_oss(64, 14)},
                       Case{"gpt_oss_f16", with_formats(gpt_oss(3, 15), quant::WeightFormat::F16)},
+                      Case{"gpt_oss_mxfp4_experts", with_mxfp4_experts(gpt_oss(8, 16))},
                       Case{"llama_f16", with_formats(spec("llama", 4, 2, 32, 7), quant::WeightFormat::F16)},
                       Case{"qwen3moe_q8_0", with_formats(spec("qwen3moe", 4, 2, 32, 8), quant::WeightFormat::Q8_0)},
                       Case{"llama_mxfp4_experts",

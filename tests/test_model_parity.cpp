@@ -11,6 +11,7 @@
 
 #include "model/model_file.h"
 #include "runtime/device_model.h"
+#include "runtime/reference_model.h"
 #include "runtime/session.h"
 #include "test_support.h"
 
@@ -167,6 +168,111 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureParity, ::testing::ValuesIn(fixtures()
                              std::replace(name.begin(), name.end(), '-', '_');
                              return name;
                          });
+
+// The fixtures scripts/reference/ made with llama.cpp for architectures the shared fixtures lack
+// (tests/fixtures/<arch>/: <stem>.gguf with <stem>.p1.json, <stem>.p2.json). The exact
+// reference here is the project's own float64 forward pass (runtime::ref::forward) on the same
+// file, which shares no kernel code with the GPU pass.
+const fs::path kProjectFixtures = fs::path(MOEVK_PROJECT_FIXTURES_DIR);
+
+std::vector<Fixture> project_fixtures() {
+    std::vector<Fixture> all;
+    if (!fs::exists(kProjectFixtures)) return all;
+    for (const auto& dir : fs::directory_iterator(kProjectFixtures)) {
+        if (!dir.is_directory()) continue;
+        for (const auto& f : fs::directory_iterator(dir.path()))
+            if (f.path().extension() == ".gguf")
+                for (const char* p : {"p1", "p2"})
+                    if (fs::exists(fs::path(f.path()).replace_extension(std::string(".") + p + ".json")))
+                        all.push_back({(dir.path().filename() / f.path().stem()).string(), p});
+    }
+    std::sort(all.begin(), all.end(), [](const Fixture& a, const Fixture& b) {
+        return std::tie(a.model, a.prompt) < std::tie(b.model, b.prompt);
+    });
+    return all;
+}
+
+class ProjectFixtureParity : public test::GpuTest, public ::testing::WithParamInterface<Fixture> {};
+
+TEST_P(ProjectFixtureParity, MatchesOurFloat64PassAndLlamaCpp) {
+    const Fixture& f = GetParam();
+    const fs::path stem = kProjectFixtures / f.model;
+    Reference llama = load_reference(fs::path(stem).concat("." + f.prompt + ".json"));
+    model::ModelFile model = model::ModelFile::open(fs::path(stem).concat(".gguf").string());
+    const uint32_t n_vocab = model.config().n_vocab, top_k = model.config().moe.top_k;
+    ASSERT_EQ(llama.logits.size(), llama.tokens.size());
+    ASSERT_EQ(llama.logits[0].size(), n_vocab);
+    ASSERT_EQ(llama.experts.size(), model.config().n_layers);
+
+    runtime::ref::ForwardResult ref = runtime::ref::forward(model, llama.tokens);
+    Reference exact;
+    exact.tokens = llama.tokens;
+    for (size_t t = 0; t < llama.tokens.size(); ++t)
+        exact.logits.emplace_back(ref.logits.begin() + t * n_vocab, ref.logits.begin() + (t + 1) * n_vocab);
+    for (const auto& layer : ref.experts) {
+        std::vector<std::set<uint32_t>> per_token;
+        for (size_t t = 0; t < llama.tokens.size(); ++t)
+            per_token.emplace_back(layer.begin() + t * top_k, layer.begin() + (t + 1) * top_k);
+        exact.experts.push_back(std::move(per_token));
+    }
+
+    runtime::DeviceModel device(ctx(), model);
+    runtime::Session session(ctx(), device, {.n_ctx = 128, .max_batch = 64, .record_experts = true});
+    std::vector<float> logits = session.eval(llama.tokens);
+    ASSERT_EQ(logits.size(), llama.tokens.size() * n_vocab);
+
+    Agreement e = compare(exact, logits, n_vocab, session.selected_experts(), top_k, 0.05);
+    Agreement l = compare(llama, logits, n_vocab, session.selected_experts(), top_k, 0.5);
+    // llama.cpp against the float64 pass, with no engine of ours in between.
+    std::vector<float> ref_logits(ref.logits.begin(), ref.logits.end());
+    Agreement lr = compare(llama, ref_logits, n_vocab, ref.experts, top_k, 0.5);
+    std::printf("%s %s (%zu tokens): vs float64: KL %.2e, top-1 %.3f of %zu, experts %.3f | "
+                "vs llama.cpp: KL %.2e, top-1 %.3f of %zu, experts %.3f | float64 vs llama.cpp: KL %.2e\n",
+                f.model.c_str(), f.prompt.c_str(), llama.tokens.size(), e.mean_kl, e.top1, e.top1_positions,
+                e.experts, l.mean_kl, l.top1, l.top1_positions, l.experts, lr.mean_kl);
+    EXPECT_LE(e.mean_kl, 1e-6);
+    EXPECT_EQ(e.top1, 1.0);
+    EXPECT_EQ(e.experts, 1.0);
+    // The pipeline's own float64 pass (scripts/reference/exact.py, an independent implementation
+    // in Python), where it wrote one.
+    const fs::path exact_py = fs::path(stem).concat("." + f.prompt + ".exact.json");
+    if (fs::exists(exact_py)) {
+        Reference py = load_reference(exact_py);
+        ASSERT_EQ(py.tokens, llama.tokens);
+        Agreement x = compare(py, logits, n_vocab, session.selected_experts(), top_k, 0.05);
+        std::printf("  vs exact.py: KL %.2e, top-1 %.3f, experts %.3f\n", x.mean_kl, x.top1, x.experts);
+        EXPECT_LE(x.mean_kl, 1e-6);
+        EXPECT_EQ(x.experts, 1.0);
+    }
+    EXPECT_LE(l.mean_kl, 1e-2);
+    EXPECT_EQ(l.top1, 1.0);
+    EXPECT_GE(l.experts, 0.95);
+
+    // Greedy generation one token at a time follows llama.cpp's up to its first near-tie (a
+    // margin under 0.1: the logits above agree to a KL of ~1e-5, differences of ~1e-3).
+    size_t clear_steps = 0;
+    while (clear_steps < llama.greedy.size() && llama.greedy_margins[clear_steps] >= 0.1) ++clear_steps;
+    std::vector<float> row(logits.end() - n_vocab, logits.end());
+    for (size_t i = 0; i < clear_steps; ++i) {
+        uint32_t next = static_cast<uint32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+        ASSERT_EQ(next, llama.greedy[i]) << "greedy step " << i << " (llama.cpp margin " << llama.greedy_margins[i] << ")";
+        row = session.eval(std::span<const uint32_t>(&next, 1), false);
+    }
+    std::printf("  greedy: %zu of %zu generated tokens checked and equal to llama.cpp's\n", clear_steps,
+                llama.greedy.size());
+    EXPECT_GE(clear_steps, 4u) << "the fixture's greedy continuation has near-ties from the start";
+}
+
+INSTANTIATE_TEST_SUITE_P(Committed, ProjectFixtureParity, ::testing::ValuesIn(project_fixtures()),
+                         [](const ::testing::TestParamInfo<Fixture>& info) {
+                             std::string name = info.param.model + "_" + info.param.prompt;
+                             for (char& c : name)
+                                 if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                             return name;
+                         });
+
+// The committed fixtures exist: a checkout without them must not pass by running nothing.
+TEST(ProjectFixtures, AreThere) { EXPECT_GE(project_fixtures().size(), 4u) << kProjectFixtures; }
 
 }  // namespace
 }  // namespace moevk

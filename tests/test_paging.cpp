@@ -181,6 +181,17 @@ TEST_F(Paging, FixtureModelsKeepTheirLogits) {
     if (!found) GTEST_SKIP() << "no fixture models in " << dir;
 }
 
+// The committed gpt-oss fixture (MXFP4 experts with their biases, made by llama-quantize): paged
+// at every budget the logits are the resident run's.
+TEST_F(Paging, GptOssFixtureKeepsItsLogits) {
+    const fs::path path = fs::path(MOEVK_PROJECT_FIXTURES_DIR) / "gpt-oss" / "gpt-oss-tiny-mxfp4.gguf";
+    ASSERT_TRUE(fs::exists(path)) << path;
+    model::ModelFile file = model::ModelFile::open(path.string());
+    const uint32_t n_vocab = file.config().n_vocab;
+    expect_invariant(ctx(), file, some_tokens(12, n_vocab, 7), some_tokens(2, n_vocab, 9), 6,
+                     {"75%", "50%", "min"});
+}
+
 // The older Mixtral layout, one tensor per expert, written to disk: resident and paged through
 // budgets too small for all experts, the logits are the merged-layout file's, bit for bit.
 TEST_F(Paging, OneTensorPerExpertFilesGiveTheMergedFilesLogits) {

@@ -42,8 +42,12 @@ const std::map<std::string, moe::MoeConfig> kShapes = {
     {"mixtral", {.d_model = 4096, .d_ff = 14336, .n_experts = 8, .top_k = 2}},   // Mixtral 8x7B
     {"qwen3", {.d_model = 2048, .d_ff = 768, .n_experts = 128, .top_k = 8}},     // Qwen3-30B-A3B
     {"olmoe", {.d_model = 2048, .d_ff = 1024, .n_experts = 64, .top_k = 8, .renormalize = false}},  // OLMoE-1B-7B
-    // gpt-oss-20b: softmax over the selected 4 (renormalised); its files store experts in MXFP4.
-    {"gpt-oss-20b", {.d_model = 2880, .d_ff = 2880, .n_experts = 32, .top_k = 4}},
+    // gpt-oss-20b: a router bias, softmax over the selected 4, biased experts with the clamped
+    // SwiGLU; its files store the experts in MXFP4.
+    {"gpt-oss-20b",
+     {.d_model = 2880, .d_ff = 2880, .n_experts = 32, .top_k = 4, .gating = moevk::moe::Gating::SoftmaxSelected,
+      .renormalize = false, .router_bias = true, .expert_biases = true,
+      .activation = moevk::moe::Activation::SwiGluClamped}},
 };
 
 moe::MoeConfig parse_shape(const std::string& name) {
