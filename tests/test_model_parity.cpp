@@ -95,6 +95,29 @@ Agreement compare(const Reference& ref, const std::vector<float>& logits, uint32
     return a;
 }
 
+// Generates greedily one token at a time (the matrix-vector path over the KV cache) from the
+// prompt's last logits, checking each token against llama.cpp's continuation until its first
+// step with a margin under `near_tie` (after which either choice is right). Returns the steps
+// checked.
+size_t follow_greedy(runtime::Session& session, const Reference& llama, const std::vector<float>& logits,
+                     uint32_t n_vocab, double near_tie) {
+    size_t clear_steps = 0;
+    while (clear_steps < llama.greedy.size() && llama.greedy_margins[clear_steps] >= near_tie) ++clear_steps;
+    std::vector<float> row(logits.end() - n_vocab, logits.end());
+    for (size_t i = 0; i < clear_steps; ++i) {
+        uint32_t next = static_cast<uint32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+        if (next != llama.greedy[i]) {
+            ADD_FAILURE() << "greedy step " << i << ": " << next << ", llama.cpp " << llama.greedy[i]
+                          << " (its margin " << llama.greedy_margins[i] << ")";
+            return i;
+        }
+        row = session.eval(std::span<const uint32_t>(&next, 1), false);
+    }
+    std::printf("  greedy: %zu of %zu generated tokens checked and equal to llama.cpp's (%s)\n", clear_steps,
+                llama.greedy.size(), clear_steps < llama.greedy.size() ? "then a near-tie" : "no near-tie");
+    return clear_steps;
+}
+
 struct Fixture {
     std::string model;  // file stem
     std::string prompt;  // p1, p2
@@ -142,16 +165,7 @@ TEST_P(FixtureParity, MatchesTheExactReferenceAndLlamaCpp) {
     // quantised ones its 8-bit activations flip experts (see the agreement above) and with them
     // tokens of large margin.
     if (f.model.find("-f16") == std::string::npos) return;
-    size_t clear_steps = 0;
-    while (clear_steps < llama.greedy.size() && llama.greedy_margins[clear_steps] >= 0.1) ++clear_steps;
-    std::vector<float> row(logits.end() - n_vocab, logits.end());
-    for (size_t i = 0; i < clear_steps; ++i) {
-        uint32_t next = static_cast<uint32_t>(std::max_element(row.begin(), row.end()) - row.begin());
-        ASSERT_EQ(next, llama.greedy[i]) << "greedy step " << i << " (llama.cpp margin " << llama.greedy_margins[i] << ")";
-        row = session.eval(std::span<const uint32_t>(&next, 1), false);
-    }
-    std::printf("  greedy: %zu of %zu generated tokens checked and equal to llama.cpp's (%s)\n", clear_steps,
-                llama.greedy.size(), clear_steps < llama.greedy.size() ? "then a near-tie" : "no near-tie");
+    follow_greedy(session, llama, logits, n_vocab, 0.1);
 }
 
 std::vector<Fixture> fixtures() {
@@ -248,19 +262,12 @@ TEST_P(ProjectFixtureParity, MatchesOurFloat64PassAndLlamaCpp) {
     EXPECT_EQ(l.top1, 1.0);
     EXPECT_GE(l.experts, 0.95);
 
-    // Greedy generation one token at a time follows llama.cpp's up to its first near-tie (a
-    // margin under 0.1: the logits above agree to a KL of ~1e-5, differences of ~1e-3).
-    size_t clear_steps = 0;
-    while (clear_steps < llama.greedy.size() && llama.greedy_margins[clear_steps] >= 0.1) ++clear_steps;
-    std::vector<float> row(logits.end() - n_vocab, logits.end());
-    for (size_t i = 0; i < clear_steps; ++i) {
-        uint32_t next = static_cast<uint32_t>(std::max_element(row.begin(), row.end()) - row.begin());
-        ASSERT_EQ(next, llama.greedy[i]) << "greedy step " << i << " (llama.cpp margin " << llama.greedy_margins[i] << ")";
-        row = session.eval(std::span<const uint32_t>(&next, 1), false);
-    }
-    std::printf("  greedy: %zu of %zu generated tokens checked and equal to llama.cpp's\n", clear_steps,
-                llama.greedy.size());
-    EXPECT_GE(clear_steps, 4u) << "the fixture's greedy continuation has near-ties from the start";
+    // Greedy generation one token at a time follows llama.cpp's up to its first near-tie: a margin
+    // under 0.1 on the F16 files (llama.cpp's logits there are within ~2e-2 of the exact ones),
+    // under 0.5 on the quantised ones (its 8-bit activations move logits by up to ~0.5).
+    const double near_tie = f.model.find("-f16") != std::string::npos ? 0.1 : 0.5;
+    EXPECT_GE(follow_greedy(session, llama, logits, n_vocab, near_tie), 4u)
+        << "the fixture's greedy continuation has near-ties from the start";
 }
 
 INSTANTIATE_TEST_SUITE_P(Committed, ProjectFixtureParity, ::testing::ValuesIn(project_fixtures()),
