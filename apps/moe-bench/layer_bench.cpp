@@ -32,6 +32,19 @@ moe::MoeWeights bench_weights(const MoeConfig& c, uint64_t seed) {
     w.router.resize(size_t(c.n_experts) * c.d_model);
     for (float& v : w.router) v = dist(rng);
     if (c.selection_bias) w.selection_bias.assign(c.n_experts, 0.0f);
+    // gpt-oss's biases: small, drawn whole (they cost a read per output, not per weight).
+    std::uniform_real_distribution<float> small(-0.5f, 0.5f);
+    auto biases = [&](size_t n) {
+        std::vector<float> b(n);
+        for (float& v : b) v = small(rng);
+        return b;
+    };
+    if (c.router_bias) w.router_bias = biases(c.n_experts);
+    if (c.expert_biases) {
+        w.gate_bias = biases(size_t(c.n_experts) * c.d_ff);
+        w.up_bias = biases(size_t(c.n_experts) * c.d_ff);
+        w.down_bias = biases(size_t(c.n_experts) * c.d_model);
+    }
     for (uint32_t e = 0; e < c.n_experts; ++e) w.experts.push_back(distinct.experts[e % distinct.experts.size()]);
     w.shared = std::move(distinct.shared);
     w.shared_gate = std::move(distinct.shared_gate);
