@@ -565,6 +565,34 @@ TEST_F(NnKernels, LinearMatvecAndGemmMatchReference) {
     }
 }
 
+// A bias (Qwen2's and gpt-oss's attention biases) is added in the kernel's epilogue, on the
+// matrix-vector path and the GEMM path alike.
+TEST_F(NnKernels, LinearAddsItsBiasOnBothPaths) {
+    const uint32_t n_in = 96, n_out = 70, max_tokens = 17;
+    LinearWorkspace ws(ctx(), max_tokens);
+    std::vector<float> w = random_floats(size_t(n_out) * n_in, 3);
+    std::vector<uint8_t> bytes = quant::encode_matrix(quant::WeightFormat::F32, w, n_out, n_in);
+    gpu::Buffer wb = poisoned_buffer(ctx(), bytes.size() / 4, "w");
+    gpu::upload(ctx(), wb, bytes.data(), bytes.size());
+    LinearWeight weight(ctx(), quant::WeightFormat::F32, wb.address(), n_in, n_out);
+    std::vector<float> bias = random_floats(n_out, 4, -3.0f, 3.0f);
+    gpu::Buffer bb = device_buffer(ctx(), bias, "bias");
+    for (uint32_t tokens : {1u, 17u}) {
+        std::vector<float> x = random_floats(size_t(tokens) * n_in, 5 + tokens);
+        gpu::Buffer xb = device_buffer(ctx(), x, "x");
+        std::vector<double> want = ref::linear(to_double(x), tokens, w, n_in, n_out);
+        for (size_t i = 0; i < want.size(); ++i) want[i] += bias[i % n_out];
+        for (uint32_t threshold : {0u, max_tokens}) {
+            SCOPED_TRACE(testing::Message() << "T=" << tokens << " threshold=" << threshold);
+            gpu::Buffer y = poisoned_buffer(ctx(), size_t(tokens) * n_out, "y");
+            run(ctx(), [&](gpu::CommandBuffer& cb) {
+                record_linear(cb, ctx(), weight, ws, xb.address(), y.address(), tokens, threshold, bb.address());
+            });
+            EXPECT_TRUE(all_close(gpu::download<float>(ctx(), y, size_t(tokens) * n_out), want, 2e-5));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // bad arguments
 

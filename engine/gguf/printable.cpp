@@ -1,6 +1,7 @@
 #include "gguf/printable.h"
 
 #include <cstdint>
+#include <cstdio>
 
 namespace moevk::gguf {
 namespace {
@@ -56,6 +57,12 @@ std::string quote(std::string_view text) {
         }
     }
     return out + "'";
+}
+
+std::string number_text(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.9g", value);
+    return text;
 }
 
 }  // namespace moevk::gguf

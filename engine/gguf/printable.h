@@ -12,4 +12,8 @@ namespace moevk::gguf {
 // \xNN, so the result is printable and says unambiguously which bytes the file held.
 std::string quote(std::string_view text);
 
+// A number read from a file as a message shows it: nine significant digits (%.9g), enough to
+// tell one f32 from another.
+std::string number_text(double value);
+
 }  // namespace moevk::gguf

@@ -69,12 +69,6 @@ private:
     std::string prefix_;
 };
 
-std::string number_text(double v) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.9g", v);
-    return text;
-}
-
 // rope.scaling.*: none, linear or YaRN (the others, e.g. longrope, are refused later by
 // refuse_unimplemented_keys).
 RopeScaling read_rope_scaling(const gguf::File& file, const Keys& k, const std::string& arch, uint32_t n_ctx_train) {
@@ -84,13 +78,13 @@ RopeScaling read_rope_scaling(const gguf::File& file, const Keys& k, const std::
     if (factor == 0.0f) factor = k.real("rope.scale_linear", 0.0f);
     if (factor == 0.0f) factor = 1.0f;  // 0 is written for "not set"
     if (!(factor > 0.0f) || !std::isfinite(factor))
-        throw Error(ErrorCode::BadFile, file.path() + ": " + arch + ".rope.scaling.factor = " + number_text(factor) +
+        throw Error(ErrorCode::BadFile, file.path() + ": " + arch + ".rope.scaling.factor = " + gguf::number_text(factor) +
                                             " is not a positive number");
     r.factor = factor;
     r.attn_factor = k.real("rope.scaling.attn_factor", 1.0f);
     if (!(r.attn_factor > 0.0f) || !std::isfinite(r.attn_factor))
         throw Error(ErrorCode::BadFile, file.path() + ": " + arch + ".rope.scaling.attn_factor = " +
-                                            number_text(r.attn_factor) + " is not a positive number");
+                                            gguf::number_text(r.attn_factor) + " is not a positive number");
     r.original_context = k.optional("rope.scaling.original_context_length", n_ctx_train, 1, 1u << 24);
     if (type == "yarn") r.kind = RopeScalingKind::Yarn;
     else if (type == "linear" && factor != 1.0f) r.kind = RopeScalingKind::Linear;

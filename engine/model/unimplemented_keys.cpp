@@ -59,12 +59,6 @@ const char* wanted(Leaves l) {
     return "?";
 }
 
-std::string number_text(double v) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.9g", v);
-    return text;
-}
-
 [[noreturn]] void refuse(const gguf::File& file, const std::string& key, const std::string& value,
                          const std::string& runs) {
     throw Error(ErrorCode::Unsupported,
@@ -85,11 +79,11 @@ void refuse_unimplemented_keys(const gguf::File& file, const ModelConfig& config
     // (Mistral-style, every layer).
     if (config.sliding_layers.empty())
         if (auto v = file.get_float(prefix + "attention.sliding_window"); v && *v != 0.0)
-            refuse(file, prefix + "attention.sliding_window", number_text(*v), "0, full attention");
+            refuse(file, prefix + "attention.sliding_window", gguf::number_text(*v), "0, full attention");
     for (const NumericKey& k : kNumericKeys) {
         const std::string key = prefix + k.key;
         if (auto v = file.get_float(key); v && !leaves_alone(k.leaves, *v))
-            refuse(file, key, number_text(*v), wanted(k.leaves));
+            refuse(file, key, gguf::number_text(*v), wanted(k.leaves));
     }
     // Bidirectional attention (encoders).
     if (auto causal = file.get_bool(prefix + "attention.causal"); causal && !*causal)
@@ -98,8 +92,8 @@ void refuse_unimplemented_keys(const gguf::File& file, const ModelConfig& config
     const double scale = 1.0 / std::sqrt(double(config.head_dim));
     if (auto v = file.get_float(prefix + "attention.scale");
         v && *v != 0.0 && std::abs(*v - scale) > 1e-6 * scale)
-        refuse(file, prefix + "attention.scale", number_text(*v),
-               "0 or 1/sqrt(head_dim) = " + number_text(scale));
+        refuse(file, prefix + "attention.scale", gguf::number_text(*v),
+               "0 or 1/sqrt(head_dim) = " + gguf::number_text(scale));
 }
 
 }  // namespace moevk::model

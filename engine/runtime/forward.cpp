@@ -5,21 +5,6 @@
 #include "runtime/attention_params.h"
 
 namespace moevk::runtime {
-namespace {
-
-struct BiasAddPush {
-    VkDeviceAddress x, bias;
-    uint32_t n, total;
-};
-
-// x[r][i] += bias[i] (Qwen2-style attention biases).
-void record_bias_add(gpu::CommandBuffer& cb, gpu::Context& ctx, VkDeviceAddress x, const gpu::Buffer& bias,
-                     uint32_t rows, uint32_t n) {
-    BiasAddPush push{x, bias.address(), n, rows * n};
-    cb.dispatch(ctx.pipeline("bias_add", {64}), &push, sizeof(push), rows * n);
-}
-
-}  // namespace
 
 StepActivations::StepActivations(gpu::Context& ctx, const model::ModelConfig& c, uint32_t rows,
                                  const std::string& owner) {
@@ -42,8 +27,8 @@ ForwardRecorder::ForwardRecorder(gpu::Context& ctx, const DeviceModel& model, co
     : ctx_(ctx), model_(model), act_(act), ws_(ws), matvec_max_tokens_(matvec_max_tokens) {}
 
 void ForwardRecorder::linear(gpu::CommandBuffer& cb, const LinearWeight& w, const gpu::Buffer& x,
-                             const gpu::Buffer& y, uint32_t rows) const {
-    record_linear(cb, ctx_, w, ws_, x.address(), y.address(), rows, matvec_max_tokens_);
+                             const gpu::Buffer& y, uint32_t rows, const gpu::Buffer& bias) const {
+    record_linear(cb, ctx_, w, ws_, x.address(), y.address(), rows, matvec_max_tokens_, bias ? bias.address() : 0);
 }
 
 void ForwardRecorder::input(gpu::CommandBuffer& cb, uint32_t rows) const {
@@ -61,17 +46,11 @@ void ForwardRecorder::attention_block(gpu::CommandBuffer& cb, uint32_t i, uint32
     // h = norm(x); q, k, v; per-head or whole Q/K norm; rope; cache; attend.
     record_rmsnorm(cb, ctx_, act_.x.address(), l.attn_norm.address(), act_.h.address(), T, d, c.rms_eps);
     cb.barrier();
-    linear(cb, *l.wq.linear, act_.h, act_.q, T);
-    linear(cb, *l.wk.linear, act_.h, act_.k, T);
-    linear(cb, *l.wv.linear, act_.h, act_.v, T);
+    // Each bias is optional in the file (an empty buffer when absent), added in the kernel.
+    linear(cb, *l.wq.linear, act_.h, act_.q, T, l.q_bias);
+    linear(cb, *l.wk.linear, act_.h, act_.k, T, l.k_bias);
+    linear(cb, *l.wv.linear, act_.h, act_.v, T, l.v_bias);
     cb.barrier();
-    // Each bias is optional in the file (an empty buffer when absent).
-    if (l.q_bias || l.k_bias || l.v_bias) {
-        if (l.q_bias) record_bias_add(cb, ctx_, act_.q.address(), l.q_bias, T, c.q_dim());
-        if (l.k_bias) record_bias_add(cb, ctx_, act_.k.address(), l.k_bias, T, c.kv_dim());
-        if (l.v_bias) record_bias_add(cb, ctx_, act_.v.address(), l.v_bias, T, c.kv_dim());
-        cb.barrier();
-    }
     const VkDeviceAddress q = act_.q.address(), k = act_.k.address();
     if (c.qk_norm == model::QkNorm::PerHead) {
         record_rmsnorm(cb, ctx_, q, l.q_norm.address(), q, T * c.n_heads, c.head_dim, c.rms_eps);
@@ -103,12 +82,8 @@ void ForwardRecorder::attention_block(gpu::CommandBuffer& cb, uint32_t i, uint32
                          s.kv_format, act_.att.address() + s.first_row * q_row, s.tokens, s.position, c.n_heads,
                          c.n_kv_heads, c.head_dim, a.scale, a.window, l.sinks ? l.sinks.address() : 0);
     cb.barrier();
-    linear(cb, *l.wo.linear, act_.att, act_.o, T);
+    linear(cb, *l.wo.linear, act_.att, act_.o, T, l.o_bias);
     cb.barrier();
-    if (l.o_bias) {
-        record_bias_add(cb, ctx_, act_.o.address(), l.o_bias, T, d);
-        cb.barrier();
-    }
     record_add(cb, ctx_, act_.x.address(), act_.o.address(), T * d);
     cb.barrier();
 

@@ -65,7 +65,7 @@ public:
 
 private:
     void linear(gpu::CommandBuffer& cb, const LinearWeight& w, const gpu::Buffer& x, const gpu::Buffer& y,
-                uint32_t rows) const;
+                uint32_t rows, const gpu::Buffer& bias = {}) const;
 
     gpu::Context& ctx_;
     const DeviceModel& model_;

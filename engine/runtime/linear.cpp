@@ -57,7 +57,9 @@ LinearWorkspace::LinearWorkspace(gpu::Context& ctx, uint32_t max_tokens) : max_t
 
 void record_linear(gpu::CommandBuffer& cb, gpu::Context& ctx, const LinearWeight& w,
                    const LinearWorkspace& ws, VkDeviceAddress x, VkDeviceAddress y, uint32_t tokens,
-                   uint32_t matvec_max_tokens) {
+                   uint32_t matvec_max_tokens, VkDeviceAddress bias) {
+    // One expert (table entry 0): the epilogue's bias[expert][row] is bias[row].
+    const moe::ExpertEpilogue epilogue{bias, 0, moe::Activation::SwiGlu};
     if (tokens == 0 || tokens > ws.max_tokens())
         invalid("tokens must be in 1.." + std::to_string(ws.max_tokens()) +
                 " (the workspace's max_tokens), got " + std::to_string(tokens));
@@ -68,13 +70,13 @@ void record_linear(gpu::CommandBuffer& cb, gpu::Context& ctx, const LinearWeight
                 std::to_string(w.n_out()) + " pass the 2^32 elements a kernel can index");
     if (linear_uses_matvec(tokens, matvec_max_tokens) && tokens <= kMaxMatvecTokens) {
         // One "pair" per token, every one on table entry 0 (no ids): y[t] = W . x[t].
-        moe::ExpertMatvec m{w.format(), false, x, y, 0, w.table(), w.n_in(), w.n_out(), tokens, 1};
+        moe::ExpertMatvec m{w.format(), false, x, y, 0, w.table(), w.n_in(), w.n_out(), tokens, 1, {}, epilogue};
         moe::record_expert_matvec(cb, ctx, m);
     } else {
         // Row r of x is token r (the down pass reads x rows directly); the row limit cuts the
         // last tile at `tokens`.
         moe::ExpertGemm g{w.format(), false,    x,         y, 0,     ws.tiles(),
-                          w.table(),  w.n_in(), w.n_out(), 1, tokens};
+                          w.table(),  w.n_in(), w.n_out(), 1, tokens, epilogue};
         uint32_t n_tiles = (tokens + MOE_GEMM_TILE_ROWS - 1) / MOE_GEMM_TILE_ROWS;
         moe::record_expert_gemm(cb, ctx, g, n_tiles);
     }

@@ -64,10 +64,10 @@ inline bool linear_uses_matvec(uint32_t tokens,
     return tokens <= matvec_max_tokens;
 }
 
-// y[T][n_out] = x[T][n_in] . W^T, x and y f32 and not overlapping; tokens in 1..ws.max_tokens().
-// Records no barrier.
+// y[T][n_out] = x[T][n_in] . W^T (+ bias[n_out] f32 where bias is not 0, added in the kernel's
+// epilogue), x and y f32 and not overlapping; tokens in 1..ws.max_tokens(). Records no barrier.
 void record_linear(gpu::CommandBuffer& cb, gpu::Context& ctx, const LinearWeight& w,
                    const LinearWorkspace& ws, VkDeviceAddress x, VkDeviceAddress y, uint32_t tokens,
-                   uint32_t matvec_max_tokens = kLinearMatvecMaxTokens);
+                   uint32_t matvec_max_tokens = kLinearMatvecMaxTokens, VkDeviceAddress bias = 0);
 
 }  // namespace moevk::runtime
