@@ -259,29 +259,35 @@ void check_expert_ffn(gpu::Context& ctx, const FfnCase& s, double rtol) {
     gpu::Buffer counts = poisoned_buffer(ctx, s.experts, "counts"), kept = poisoned_buffer(ctx, s.experts, "kept"),
                 offsets = poisoned_buffer(ctx, s.experts, "offsets"),
                 tiles = poisoned_buffer(ctx, max_tiles * 3, "tiles"), meta = poisoned_buffer(ctx, MOE_META_WORDS, "meta"),
-                row_pair = poisoned_buffer(ctx, pairs, "row_pair"), pair_row = poisoned_buffer(ctx, pairs, "pair_row"),
-                hb = poisoned_buffer(ctx, size_t(pairs) * s.ff, "h"), yb = poisoned_buffer(ctx, size_t(pairs) * s.d, "y");
-    run(ctx, [&](gpu::CommandBuffer& cb) {
-        PermuteBuffers pb{idb.address(),   counts.address(), kept.address(),     offsets.address(),
-                          tiles.address(), meta.address(),   row_pair.address(), pair_row.address()};
-        record_permute(cb, ctx, pb, pairs, s.experts, kUncapped, gemm_col_groups(s.ff), gemm_col_groups(s.d));
-        cb.barrier();
-        record_expert_gemm_indirect(cb, ctx,
-                                    {s.formats.gate_up, true, xb.address(), hb.address(), row_pair.address(),
-                                     tiles.address(), dw.expert_table(), s.d, s.ff, s.k},
-                                    meta, MOE_META_GATE_UP_ARGS * 4);
-        cb.barrier();
-        record_expert_gemm_indirect(cb, ctx,
-                                    {s.formats.down, false, hb.address(), yb.address(), 0, tiles.address(),
-                                     dw.expert_table(), s.ff, s.d, s.k},
-                                    meta, MOE_META_DOWN_ARGS * 4);
-    });
-    // GEMM rows are in permuted order: row r holds pair perm.row_pair[r].
-    auto got_rows = gpu::download<float>(ctx, yb, size_t(pairs) * s.d);
-    std::vector<float> got_pairs(got_rows.size());
-    for (uint32_t r = 0; r < pairs; ++r)
-        std::copy_n(&got_rows[size_t(r) * s.d], s.d, &got_pairs[size_t(perm.row_pair[r]) * s.d]);
-    EXPECT_TRUE(all_close(got_pairs, want_y, rtol)) << "grouped GEMM";
+                row_pair = poisoned_buffer(ctx, pairs, "row_pair"), pair_row = poisoned_buffer(ctx, pairs, "pair_row");
+    // Every GEMM shape (the CPU's 8 columns a thread, the GPU's 2, and 4) on this device.
+    for (uint32_t columns : {2u, 4u, 8u}) {
+        SCOPED_TRACE(testing::Message() << columns << " GEMM columns a thread");
+        GemmOptions options{columns};
+        gpu::Buffer hb = poisoned_buffer(ctx, size_t(pairs) * s.ff, "h"),
+                    yb = poisoned_buffer(ctx, size_t(pairs) * s.d, "y");
+        run(ctx, [&](gpu::CommandBuffer& cb) {
+            PermuteBuffers pb{idb.address(),   counts.address(), kept.address(),     offsets.address(),
+                              tiles.address(), meta.address(),   row_pair.address(), pair_row.address()};
+            record_permute(cb, ctx, pb, pairs, s.experts, kUncapped, gemm_col_groups(s.ff), gemm_col_groups(s.d));
+            cb.barrier();
+            record_expert_gemm_indirect(cb, ctx,
+                                        {s.formats.gate_up, true, xb.address(), hb.address(), row_pair.address(),
+                                         tiles.address(), dw.expert_table(), s.d, s.ff, s.k, 0xFFFFFFFFu, {}, options},
+                                        meta, MOE_META_GATE_UP_ARGS * 4);
+            cb.barrier();
+            record_expert_gemm_indirect(cb, ctx,
+                                        {s.formats.down, false, hb.address(), yb.address(), 0, tiles.address(),
+                                         dw.expert_table(), s.ff, s.d, s.k, 0xFFFFFFFFu, {}, options},
+                                        meta, MOE_META_DOWN_ARGS * 4);
+        });
+        // GEMM rows are in permuted order: row r holds pair perm.row_pair[r].
+        auto got_rows = gpu::download<float>(ctx, yb, size_t(pairs) * s.d);
+        std::vector<float> got_pairs(got_rows.size());
+        for (uint32_t r = 0; r < pairs; ++r)
+            std::copy_n(&got_rows[size_t(r) * s.d], s.d, &got_pairs[size_t(perm.row_pair[r]) * s.d]);
+        EXPECT_TRUE(all_close(got_pairs, want_y, rtol)) << "grouped GEMM";
+    }
 
     gpu::Buffer hv = poisoned_buffer(ctx, size_t(pairs) * s.ff, "h"), yv = poisoned_buffer(ctx, size_t(pairs) * s.d, "y");
     run(ctx, [&](gpu::CommandBuffer& cb) {
@@ -522,6 +528,26 @@ INSTANTIATE_TEST_SUITE_P(
                     quant::WeightFormat::Q5_K, quant::WeightFormat::Q6_K,
                     quant::WeightFormat::MXFP4),
     [](const auto& info) { return std::string(quant::format_name(info.param)); });
+
+TEST_F(MoeStages, GemmGeometryFollowsTheDeviceKind) {
+    gpu::DeviceInfo info = ctx().info();
+    info.kind = gpu::DeviceKind::Cpu;
+    EXPECT_EQ(gemm_geometry(info).columns_per_thread, 8u);
+    EXPECT_EQ(gemm_geometry(info).threads, 2u * 8u);  // 16 / 8 row blocks x 64 / 8 column lanes
+    info.kind = gpu::DeviceKind::Discrete;
+    EXPECT_EQ(gemm_geometry(info).columns_per_thread, 2u);
+    EXPECT_EQ(gemm_geometry(info).threads, 2u * 32u);
+    EXPECT_EQ(gemm_geometry(info, {4}).threads, 2u * 16u);
+    for (uint32_t bad : {1u, 3u, 16u}) {
+        try {
+            gemm_geometry(info, {bad});
+            ADD_FAILURE() << "no error for " << bad << " columns a thread";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::InvalidArgument) << e.what();
+            EXPECT_NE(std::string(e.what()).find(std::to_string(bad)), std::string::npos) << e.what();
+        }
+    }
+}
 
 TEST_F(MoeStages, MatvecGeometryFollowsTheDevice) {
     gpu::DeviceInfo info = ctx().info();

@@ -67,8 +67,9 @@ GemmPush gemm_push(const ExpertGemm& g) {
 }
 
 gpu::ComputePipeline& gemm_pipeline(gpu::Context& ctx, const ExpertGemm& g) {
+    GemmGeometry geometry = gemm_geometry(ctx.info(), g.options);
     return ctx.pipeline(variant(g.gate_up ? "expert_gemm_gate_up" : "expert_gemm_down", g.format),
-                        {MOE_GEMM_THREADS});
+                        {geometry.threads, geometry.columns_per_thread});
 }
 
 }  // namespace
@@ -119,6 +120,19 @@ void record_expert_gemm_indirect(gpu::CommandBuffer& cb, gpu::Context& ctx, cons
 void record_expert_gemm(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertGemm& g, uint32_t n_tiles) {
     GemmPush push = gemm_push(g);
     cb.dispatch_groups(gemm_pipeline(ctx, g), &push, sizeof(push), gemm_col_groups(g.d_out), n_tiles);
+}
+
+GemmGeometry gemm_geometry(const gpu::DeviceInfo& info, const GemmOptions& options) {
+    // A CPU device pays per load instruction (llvmpipe runs each one as a loop over its SIMD
+    // lanes), so it takes the widest block a thread can hold; a GPU takes narrow blocks, for
+    // more threads a tile and fewer registers a thread.
+    uint32_t columns = options.columns_per_thread != 0       ? options.columns_per_thread
+                       : info.kind == gpu::DeviceKind::Cpu ? 8u
+                                                            : 2u;
+    if (columns != 2 && columns != 4 && columns != 8)
+        throw Error(ErrorCode::InvalidArgument,
+                    "gemm: " + std::to_string(columns) + " columns per thread (use 2, 4 or 8)");
+    return {(MOE_GEMM_TILE_ROWS / MOE_GEMM_ROWS_PER_THREAD) * (MOE_GEMM_TILE_COLS / columns), columns};
 }
 
 MatvecGeometry matvec_geometry(const gpu::DeviceInfo& info, const MatvecOptions& options) {

@@ -60,6 +60,18 @@ struct ExpertEpilogue {
     Activation activation = Activation::SwiGlu;
 };
 
+// The grouped GEMM's shape on a device: the columns each thread owns (the pipeline's
+// specialisation constant 1) and the workgroup size that follows (constant 0). The defaults are
+// what the engine runs; tests set the others so that every shape is checked on any device.
+struct GemmOptions {
+    uint32_t columns_per_thread = 0;  // 2, 4 or 8; 0: 8 on CPU devices, 2 elsewhere
+};
+struct GemmGeometry {
+    uint32_t threads;
+    uint32_t columns_per_thread;
+};
+GemmGeometry gemm_geometry(const gpu::DeviceInfo& info, const GemmOptions& options = {});
+
 struct ExpertGemm {
     quant::WeightFormat format;
     bool gate_up;          // gate/up pass (x -> h) or down pass (h -> y)
@@ -73,6 +85,7 @@ struct ExpertGemm {
     uint32_t pairs_per_token;
     uint32_t row_limit = 0xFFFFFFFFu;
     ExpertEpilogue epilogue = {};
+    GemmOptions options = {};
 };
 // Tile count from the GPU: `args` holds the indirect dispatch written by permute_scan.
 void record_expert_gemm_indirect(gpu::CommandBuffer& cb, gpu::Context& ctx, const ExpertGemm& g,

@@ -37,15 +37,6 @@ vec4 load_x4(Floats x, uint i) {
     return vec4(x.v[i], x.v[i + 1u], x.v[i + 2u], x.v[i + 3u]);
 }
 
-// 8 bytes at an even byte offset as two words. Three loads and a select rather than a branch:
-// blocks of 18, 22, 34 and 210 bytes put both alignments side by side in one subgroup.
-uvec2 load_u64(Uints m, uint byte_offset) {
-    uint w = byte_offset >> 2;
-    uint mid = (byte_offset >> 1) & 1u;
-    uint a = m.v[w], b = m.v[w + 1u], c = m.v[w + 1u + mid];
-    return mid == 0u ? uvec2(a, b) : uvec2((a >> 16) | (b << 16), (b >> 16) | (c << 16));
-}
-
 #if defined(WEIGHT_F32) || defined(WEIGHT_F16) || defined(WEIGHT_BF16)
 // --- plain values ---------------------------------------------------------------------------
 

@@ -3,13 +3,17 @@
 #ifndef MOEVK_MOE_CONFIG_H
 #define MOEVK_MOE_CONFIG_H
 
-// Grouped GEMM (expert_gemm.comp): a workgroup of 64 threads computes a tile of 16 rows x 64
-// output columns, one column and all 16 rows per thread, stepping through the inner dimension
-// 32 at a time. Each weight read from shared memory then feeds 16 FMAs.
-#define MOE_GEMM_THREADS 64
+// Grouped GEMM (expert_gemm.comp): a workgroup computes a tile of 16 rows x 64 output columns,
+// stepping through the inner dimension 16 at a time; each thread owns 8 rows x C columns, so a
+// staged weight feeds 8 multiply-adds from registers and a staged activation C. C is the
+// pipeline's specialisation constant (moe::gemm_geometry: 8 on CPU devices, whose cost is the
+// number of load instructions, 2 elsewhere, for more threads a tile) and the workgroup holds
+// (16 / 8) x (64 / C) threads. Shared memory: 16 x 4 + 2 x 64 x 5 vec4s, 11 KiB, under Vulkan's
+// 16 KiB minimum.
 #define MOE_GEMM_TILE_ROWS 16
 #define MOE_GEMM_TILE_COLS 64
-#define MOE_GEMM_TILE_K 32
+#define MOE_GEMM_TILE_K 16
+#define MOE_GEMM_ROWS_PER_THREAD 8
 
 // Matrix-vector kernel (expert_matvec.comp): row groups of LANES lanes, each owning
 // MOE_MATVEC_ROWS_PER_THREAD rows; LANES is the subgroup size where subgroup arithmetic is

@@ -44,6 +44,15 @@ uint load_u32_bytes(Uints m, uint byte_offset) {
     return (lo >> shift) | ((hi << (31u - shift)) << 1u);
 }
 
+// 8 bytes at an even byte offset as two words. Three loads and a select rather than a branch:
+// blocks of 18, 22, 34 and 210 bytes put both alignments side by side in one subgroup.
+uvec2 load_u64(Uints m, uint byte_offset) {
+    uint w = byte_offset >> 2;
+    uint mid = (byte_offset >> 1) & 1u;
+    uint a = m.v[w], b = m.v[w + 1u], c = m.v[w + 1u + mid];
+    return mid == 0u ? uvec2(a, b) : uvec2((a >> 16) | (b << 16), (b >> 16) | (c << 16));
+}
+
 float load_f16_at(Uints m, uint byte_offset) { return unpackHalf2x16(load_u16(m, byte_offset)).x; }
 
 float load_f16(Uints m, uint element) { return load_f16_at(m, element * 2u); }
