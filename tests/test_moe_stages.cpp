@@ -4,6 +4,7 @@
 // its reduction paths, forced through MatvecOptions.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <numeric>
 #include <random>
@@ -260,7 +261,9 @@ void check_expert_ffn(gpu::Context& ctx, const FfnCase& s, double rtol) {
                 offsets = poisoned_buffer(ctx, s.experts, "offsets"),
                 tiles = poisoned_buffer(ctx, max_tiles * 3, "tiles"), meta = poisoned_buffer(ctx, MOE_META_WORDS, "meta"),
                 row_pair = poisoned_buffer(ctx, pairs, "row_pair"), pair_row = poisoned_buffer(ctx, pairs, "pair_row");
-    // Every GEMM shape (the CPU's 8 columns a thread, the GPU's 2, and 4) on this device.
+    // Every GEMM shape (the CPU's 8 columns a thread, the GPU's 2, and 4) on this device; each
+    // sums every output over k in the same order, so all give the same bits.
+    std::vector<float> first_shape;
     for (uint32_t columns : {2u, 4u, 8u}) {
         SCOPED_TRACE(testing::Message() << columns << " GEMM columns a thread");
         GemmOptions options{columns};
@@ -287,6 +290,11 @@ void check_expert_ffn(gpu::Context& ctx, const FfnCase& s, double rtol) {
         for (uint32_t r = 0; r < pairs; ++r)
             std::copy_n(&got_rows[size_t(r) * s.d], s.d, &got_pairs[size_t(perm.row_pair[r]) * s.d]);
         EXPECT_TRUE(all_close(got_pairs, want_y, rtol)) << "grouped GEMM";
+        if (first_shape.empty())
+            first_shape = got_rows;
+        else
+            EXPECT_EQ(0, std::memcmp(first_shape.data(), got_rows.data(), got_rows.size() * sizeof(float)))
+                << "the shapes' outputs differ";
     }
 
     gpu::Buffer hv = poisoned_buffer(ctx, size_t(pairs) * s.ff, "h"), yv = poisoned_buffer(ctx, size_t(pairs) * s.d, "y");
