@@ -330,7 +330,7 @@ INSTANTIATE_TEST_SUITE_P(Formats, ExpertFfn,
 // The block formats, each pass in turn: rows of 256 values (one K-quant super-block, eight
 // 32-blocks) while the pass's output count (200) is not a multiple of the 64-column GEMM tile;
 // the other pass reads f32. Then both passes in the format with ff = 512. Token counts: one
-// (a single pair per expert) and counts that are not multiples of the 16-row GEMM tile.
+// (a single pair per expert) and counts that are not multiples of the 32-row GEMM tile.
 class BlockFormatFfn : public test::GpuTest, public testing::WithParamInterface<quant::WeightFormat> {};
 
 TEST_P(BlockFormatFfn, GemmAndMatvecMatchReference) {
@@ -541,11 +541,12 @@ TEST_F(MoeStages, GemmGeometryFollowsTheDeviceKind) {
     gpu::DeviceInfo info = ctx().info();
     info.kind = gpu::DeviceKind::Cpu;
     EXPECT_EQ(gemm_geometry(info).columns_per_thread, 8u);
-    EXPECT_EQ(gemm_geometry(info).threads, 2u * 8u);  // 16 / 8 row blocks x 64 / 8 column lanes
+    constexpr uint32_t row_blocks = MOE_GEMM_TILE_ROWS / MOE_GEMM_ROWS_PER_THREAD;
+    EXPECT_EQ(gemm_geometry(info).threads, row_blocks * (MOE_GEMM_TILE_COLS / 8));
     info.kind = gpu::DeviceKind::Discrete;
     EXPECT_EQ(gemm_geometry(info).columns_per_thread, 2u);
-    EXPECT_EQ(gemm_geometry(info).threads, 2u * 32u);
-    EXPECT_EQ(gemm_geometry(info, {4}).threads, 2u * 16u);
+    EXPECT_EQ(gemm_geometry(info).threads, row_blocks * (MOE_GEMM_TILE_COLS / 2));
+    EXPECT_EQ(gemm_geometry(info, {4}).threads, row_blocks * (MOE_GEMM_TILE_COLS / 4));
     for (uint32_t bad : {1u, 3u, 16u}) {
         try {
             gemm_geometry(info, {bad});
