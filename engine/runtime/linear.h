@@ -55,9 +55,12 @@ class LinearWorkspace {
     gpu::Buffer tiles_;  // [ceil(max_tokens / MOE_GEMM_TILE_ROWS)][3] u32
 };
 
-// Up to this many tokens a linear layer runs as matrix-vector products: decode reads each weight
-// once per token either way, and the matvec kernel spreads one row over a whole workgroup.
-constexpr uint32_t kLinearMatvecMaxTokens = 1;
+// Up to this many tokens a linear layer runs as matrix-vector products: a few tokens then cost what
+// as many generated tokens cost (on a GPU the other tokens' reads of a row come from L2; on lavapipe
+// an 8-token step of mixtral-mid is within noise of the GEMM), and the matvec kernel spreads each
+// row over a whole row group where the GEMM would leave most of a 32-row tile empty. llama.cpp's
+// Vulkan backend draws its line at 8 columns as well.
+constexpr uint32_t kLinearMatvecMaxTokens = 8;
 
 inline bool linear_uses_matvec(uint32_t tokens,
                                uint32_t matvec_max_tokens = kLinearMatvecMaxTokens) {
