@@ -148,15 +148,7 @@ float dot_slice(Uints m, uint row_off, uint s, XSlice xs) {
     }
     return mxfp4_scale(load_u8(m, base)) * acc;
 #else
-#if defined(WEIGHT_Q4_0)
-    const uint qs = 2u;
-#elif defined(WEIGHT_Q4_1)
-    const uint qs = 4u;
-#elif defined(WEIGHT_Q5_0)
-    const uint qs = 6u;
-#else
-    const uint qs = 8u;
-#endif
+    const uint qs = QS_OFFSET;
 #if defined(WEIGHT_Q4_1) || defined(WEIGHT_Q5_1)
     // 20- and 24-byte blocks: every field is word-aligned, and d, m share the first word.
     uint codes = m.v[(base + qs + 4u * q) >> 2];

@@ -41,15 +41,7 @@ void decode_run(Uints m, uint row, uint k0, uint row_len, out float v[8]) {
     // Values i0..i0+7 of the block are the low (i0 < 16) or high nibbles of qs[i0 % 16 ..].
     uint base = block_offset(row, k0, row_len);
     uint i0 = k0 % 32u;
-#if defined(WEIGHT_Q4_0)
-    const uint qs = 2u;
-#elif defined(WEIGHT_Q4_1)
-    const uint qs = 4u;
-#elif defined(WEIGHT_Q5_0)
-    const uint qs = 6u;
-#else
-    const uint qs = 8u;
-#endif
+    const uint qs = QS_OFFSET;
     uvec2 codes = load_u64(m, base + qs + (i0 & 15u));
     uint shift = (i0 >> 4) * 4u;
 #if defined(WEIGHT_Q5_0) || defined(WEIGHT_Q5_1)

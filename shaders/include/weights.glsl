@@ -62,15 +62,19 @@ float load_f16(Uints m, uint element) { return load_f16_at(m, element * 2u); }
 #if defined(WEIGHT_Q4_0)
 const uint BLOCK_VALUES = 32u;
 const uint BLOCK_BYTES = 18u;  // f16 d, qs[16]
+const uint QS_OFFSET = 2u;     // where qs starts in the block
 #elif defined(WEIGHT_Q4_1)
 const uint BLOCK_VALUES = 32u;
 const uint BLOCK_BYTES = 20u;  // f16 d, f16 m, qs[16]
+const uint QS_OFFSET = 4u;
 #elif defined(WEIGHT_Q5_0)
 const uint BLOCK_VALUES = 32u;
 const uint BLOCK_BYTES = 22u;  // f16 d, u32 qh, qs[16]
+const uint QS_OFFSET = 6u;
 #elif defined(WEIGHT_Q5_1)
 const uint BLOCK_VALUES = 32u;
 const uint BLOCK_BYTES = 24u;  // f16 d, f16 m, u32 qh, qs[16]
+const uint QS_OFFSET = 8u;
 #elif defined(WEIGHT_Q8_0)
 const uint BLOCK_VALUES = 32u;
 const uint BLOCK_BYTES = 34u;  // f16 d, int8 q[32]
@@ -145,15 +149,7 @@ float load_weight(Uints m, uint row, uint col, uint row_len) {
     // Byte j of qs holds value j (low nibble) and value j + 16 (high nibble).
     uint base = block_offset(row, col, row_len);
     uint i = col % 32u;
-#if defined(WEIGHT_Q4_0)
-    const uint qs = 2u;
-#elif defined(WEIGHT_Q4_1)
-    const uint qs = 4u;
-#elif defined(WEIGHT_Q5_0)
-    const uint qs = 6u;
-#else
-    const uint qs = 8u;
-#endif
+    const uint qs = QS_OFFSET;
     uint q = (load_u8(m, base + qs + (i & 15u)) >> ((i >> 4) * 4u)) & 15u;
 #if defined(WEIGHT_Q5_0) || defined(WEIGHT_Q5_1)
     q |= ((load_u32(m, base + qs - 4u) >> i) & 1u) << 4;  // bit 4 of value i is bit i of qh
